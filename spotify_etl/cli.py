@@ -1,0 +1,103 @@
+"""`spotify-etl`: run the pipeline, open the UI, see what the warehouse holds."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from spotify_etl.settings import SAMPLE_DIR, ensure_dagster_home, load_settings
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _month(value: str) -> str:
+    if not _MONTH.match(value):
+        raise argparse.ArgumentTypeError(f"expected a month as YYYY-MM, got {value!r}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="spotify-etl", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="materialize every asset for the exports in the raw directory")
+    run.add_argument("--sample", action="store_true", help=f"read the bundled sample export ({SAMPLE_DIR})")
+    run.add_argument("--raw-dir", type=Path, help="read exports from here (default SPOTIFY_ETL_RAW_DIR)")
+    run.add_argument("--from", dest="month_from", type=_month, help="first month to build, YYYY-MM")
+    run.add_argument("--to", dest="month_to", type=_month, help="last month to build, YYYY-MM")
+    run.add_argument("--no-enrich", action="store_true", help="skip the Spotify Web API enrichment")
+
+    ui = commands.add_parser("ui", help="start the Dagster UI (webserver and daemon)")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000)
+
+    commands.add_parser("status", help="what the warehouse holds")
+
+    args = parser.parse_args(argv)
+    ensure_dagster_home()
+    if args.command == "run":
+        return _run(args)
+    if args.command == "ui":
+        return _ui(args)
+    return _status()
+
+
+def _run(args: argparse.Namespace) -> int:
+    from spotify_etl.pipeline_run import run_pipeline
+
+    raw_dir = SAMPLE_DIR if args.sample else args.raw_dir
+    if args.month_from and args.month_to and args.month_from > args.month_to:
+        print(f"spotify-etl: --from {args.month_from} is after --to {args.month_to}", file=sys.stderr)
+        return 2
+    started = time.monotonic()
+    try:
+        outcome = run_pipeline(
+            raw_dir=raw_dir,
+            month_from=args.month_from,
+            month_to=args.month_to,
+            enrich=not args.no_enrich,
+        )
+    except Exception as exc:  # one line for the user; the run's log has the traceback
+        print(f"spotify-etl: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print()
+    print(outcome.summary_table())
+    print(f"\nrun {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
+    if not outcome.success:
+        print(f"spotify-etl: run failed: {outcome.failure}", file=sys.stderr)
+        return 1
+    print("See it in the UI: spotify-etl ui")
+    return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from spotify_etl.resources.warehouse import WarehouseResource
+
+    settings = load_settings()
+    # Hold the embedded server for the UI's lifetime so runs join it instead of starting it.
+    WarehouseResource(database_url=settings.database_url).url()
+    dagster = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
+    workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
+    print(f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
+    command = [dagster, "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
+    try:
+        return subprocess.call(command)
+    except KeyboardInterrupt:
+        return 0
+
+
+def _status() -> int:
+    from spotify_etl.status import warehouse_status
+
+    print(warehouse_status())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,319 @@
+"""Turn one export record into one typed play row, or say precisely why it cannot be.
+
+Every field is optional and nullable except `ts` (a play with no time is no play). Old and
+new field names are mapped to one column; keys this code does not know are kept in `extra`
+so a format change loses nothing. Personal data (IP address, user agent, username) is
+dropped unless the user asks to keep it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+# Column order of the rows produced here; the load table (sql/raw/create_load_table.sql)
+# has the same columns.
+COLUMNS = (
+    "listener", "ts", "ms_played", "content_kind", "content_key", "name_key",
+    "spotify_track_uri", "spotify_episode_uri", "audiobook_uri", "audiobook_chapter_uri",
+    "track_name", "artist_name", "album_name", "episode_name", "show_name",
+    "audiobook_title", "audiobook_chapter_title",
+    "platform", "conn_country", "reason_start", "reason_end",
+    "shuffle", "skipped", "offline", "offline_at", "incognito_mode", "is_video",
+    "ip_addr", "user_agent", "username",
+    "source_format", "ts_precision", "source_position", "extra",
+)  # fmt: skip
+
+# Spotify did not exist before 2006; a play from the future is a broken clock.
+EARLIEST_PLAY = datetime(2006, 1, 1, tzinfo=UTC)
+CLOCK_SKEW = timedelta(days=2)
+
+# Milliseconds since the epoch are > 1e11 for any date after 1973; seconds are not until 5138.
+_MS_EPOCH_THRESHOLD = 1e11
+
+_SEP = "\x1f"  # separates names inside a key; never part of a real name
+
+
+class RecordError(ValueError):
+    """The record cannot be stored as a play.
+
+    `reason` names the field and the problem and is the same for every record with that
+    problem, so rejections can be counted by it; `detail` shows the offending value.
+    """
+
+    def __init__(self, reason: str, detail: str | None = None):
+        super().__init__(f"{reason} ({detail})" if detail else reason)
+        self.reason = reason
+
+
+# Extended history: the source field(s) for each column, newest name first.
+_EXTENDED_TEXT = {
+    "platform": ("platform",),
+    "conn_country": ("conn_country",),
+    "track_name": ("master_metadata_track_name",),
+    "artist_name": ("master_metadata_album_artist_name",),
+    "album_name": ("master_metadata_album_album_name",),
+    "spotify_track_uri": ("spotify_track_uri",),
+    "episode_name": ("episode_name",),
+    "show_name": ("episode_show_name",),
+    "spotify_episode_uri": ("spotify_episode_uri",),
+    "audiobook_title": ("audiobook_title",),
+    "audiobook_uri": ("audiobook_uri",),
+    "audiobook_chapter_uri": ("audiobook_chapter_uri",),
+    "audiobook_chapter_title": ("audiobook_chapter_title",),
+    "reason_start": ("reason_start",),
+    "reason_end": ("reason_end",),
+}
+_EXTENDED_BOOL = ("shuffle", "skipped", "offline", "incognito_mode")
+_PERSONAL = {
+    "ip_addr": ("ip_addr", "ip_addr_decrypted"),
+    "user_agent": ("user_agent_decrypted", "user_agent"),
+    "username": ("username",),
+}
+_EXTENDED_KNOWN = (
+    {"ts", "ms_played", "offline_timestamp"}
+    | {name for names in _EXTENDED_TEXT.values() for name in names}
+    | set(_EXTENDED_BOOL)
+    | {name for names in _PERSONAL.values() for name in names}
+)
+_ACCOUNT_MUSIC_KNOWN = {"endTime", "msPlayed", "artistName", "trackName"}
+_ACCOUNT_PODCAST_KNOWN = {"endTime", "msPlayed", "podcastName", "episodeName"}
+
+
+def normalise_extended(
+    record: Any, *, listener: str, position: int, is_video: bool, keep_personal_data: bool
+) -> tuple:
+    """A record of extended streaming history (`Streaming_History_*`, `endsong_*`)."""
+    if not isinstance(record, dict):
+        raise RecordError("not an object", _type_name(record))
+    ts = _parse_ts(record.get("ts"), "ts")
+    ms_played = _ms_played(record.get("ms_played"), "ms_played")
+    text = {column: _text(record, names) for column, names in _EXTENDED_TEXT.items()}
+    flags = {name: _bool(record.get(name), name) for name in _EXTENDED_BOOL}
+    personal = {column: _text(record, names) for column, names in _PERSONAL.items()}
+    extra = {key: value for key, value in record.items() if key not in _EXTENDED_KNOWN}
+    offline_at = _offline_at(record.get("offline_timestamp"), extra)
+    if not keep_personal_data:
+        personal = dict.fromkeys(personal)
+
+    kind, content_key, name_key = _classify(text)
+    return (
+        listener, ts, ms_played, kind, content_key, name_key,
+        text["spotify_track_uri"], text["spotify_episode_uri"],
+        text["audiobook_uri"], text["audiobook_chapter_uri"],
+        text["track_name"], text["artist_name"], text["album_name"],
+        text["episode_name"], text["show_name"],
+        text["audiobook_title"], text["audiobook_chapter_title"],
+        text["platform"], text["conn_country"], text["reason_start"], text["reason_end"],
+        flags["shuffle"], flags["skipped"], flags["offline"], offline_at,
+        flags["incognito_mode"], is_video,
+        personal["ip_addr"], personal["user_agent"], personal["username"],
+        "extended", "second", position, _extra_json(extra),
+    )  # fmt: skip
+
+
+def normalise_account_music(record: Any, *, listener: str, position: int) -> tuple:
+    """A record of account data music history (`StreamingHistory_music_*`)."""
+    if not isinstance(record, dict):
+        raise RecordError("not an object", _type_name(record))
+    ts = _parse_account_time(record.get("endTime"))
+    ms_played = _ms_played(record.get("msPlayed"), "msPlayed")
+    artist = _text(record, ("artistName",))
+    track = _text(record, ("trackName",))
+    name_key = _music_key(artist, track) if (artist or track) else None
+    kind = "track" if name_key else "unknown"
+    extra = {key: value for key, value in record.items() if key not in _ACCOUNT_MUSIC_KNOWN}
+    return (
+        listener, ts, ms_played, kind, name_key or "", name_key,
+        None, None, None, None,
+        track, artist, None, None, None, None, None,
+        None, None, None, None,
+        None, None, None, None, None, False,
+        None, None, None,
+        "account", "minute", position, _extra_json(extra),
+    )  # fmt: skip
+
+
+def normalise_account_podcast(record: Any, *, listener: str, position: int) -> tuple:
+    """A record of account data podcast history (`StreamingHistory_podcast_*`)."""
+    if not isinstance(record, dict):
+        raise RecordError("not an object", _type_name(record))
+    ts = _parse_account_time(record.get("endTime"))
+    ms_played = _ms_played(record.get("msPlayed"), "msPlayed")
+    show = _text(record, ("podcastName",))
+    episode = _text(record, ("episodeName",))
+    name_key = _episode_key(show, episode) if (show or episode) else None
+    kind = "episode" if name_key else "unknown"
+    extra = {key: value for key, value in record.items() if key not in _ACCOUNT_PODCAST_KNOWN}
+    return (
+        listener, ts, ms_played, kind, name_key or "", name_key,
+        None, None, None, None,
+        None, None, None, episode, show, None, None,
+        None, None, None, None,
+        None, None, None, None, None, False,
+        None, None, None,
+        "account", "minute", position, _extra_json(extra),
+    )  # fmt: skip
+
+
+def record_as_text(record: Any) -> str:
+    """The record as JSON text that PostgreSQL can store (control characters escaped)."""
+    text = json.dumps(record, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates: keep them as escapes
+        text = json.dumps(record, ensure_ascii=True, default=str)
+    return text
+
+
+# --- classification ---------------------------------------------------------------
+
+
+def _music_key(artist: str | None, track: str | None) -> str:
+    return f"track:{artist or ''}{_SEP}{track or ''}"
+
+
+def _episode_key(show: str | None, episode: str | None) -> str:
+    return f"episode:{show or ''}{_SEP}{episode or ''}"
+
+
+def _classify(text: dict[str, str | None]) -> tuple[str, str, str | None]:
+    """(content_kind, content_key, name_key) of an extended record."""
+    if text["track_name"] or text["artist_name"]:
+        name_key = _music_key(text["artist_name"], text["track_name"])
+    elif text["episode_name"] or text["show_name"]:
+        name_key = _episode_key(text["show_name"], text["episode_name"])
+    elif text["audiobook_title"] or text["audiobook_chapter_title"]:
+        name_key = f"audiobook:{text['audiobook_title'] or ''}{_SEP}{text['audiobook_chapter_title'] or ''}"
+    else:
+        name_key = None
+
+    track_uri = text["spotify_track_uri"]
+    if track_uri:
+        kind = "local" if track_uri.startswith("spotify:local:") else "track"
+        return kind, track_uri, name_key
+    if text["spotify_episode_uri"]:
+        return "episode", text["spotify_episode_uri"], name_key
+    audiobook_uri = text["audiobook_chapter_uri"] or text["audiobook_uri"]
+    if audiobook_uri:
+        return "audiobook", audiobook_uri, name_key
+    if name_key is None:
+        return "unknown", "", None
+    # Names without a URI: a local file, or podcast/audiobook content with no id.
+    kind = {"track": "local", "episode": "episode", "audiobook": "audiobook"}[name_key.split(":", 1)[0]]
+    return kind, name_key, name_key
+
+
+# --- typed fields -------------------------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), "a number" if isinstance(value, (int, float)) else type(value).__name__
+    )
+
+
+def _checked_text(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise RecordError(f"field {field!r}: expected text", f"got {_type_name(value)}")
+    if "\x00" in value:
+        raise RecordError(f"field {field!r}: contains a NUL character")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise RecordError(f"field {field!r}: invalid Unicode (lone surrogate)") from None
+    return value if value != "" else None
+
+
+def _text(record: dict, names: tuple[str, ...]) -> str | None:
+    for name in names:
+        value = _checked_text(record.get(name), name)
+        if value is not None:
+            return value
+    return None
+
+
+def _bool(value: Any, field: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise RecordError(f"field {field!r}: expected true/false", f"got {_type_name(value)}")
+
+
+def _ms_played(value: Any, field: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RecordError(f"field {field!r}: expected a whole number", f"got {_type_name(value)}")
+    if isinstance(value, float):
+        if not math.isfinite(value) or not value.is_integer():
+            raise RecordError(f"field {field!r}: expected a whole number", repr(value))
+        value = int(value)
+    if value < 0:
+        raise RecordError(f"field {field!r}: negative", str(value))
+    if value > 2**62:
+        raise RecordError(f"field {field!r}: implausibly large", str(value))
+    return value
+
+
+def _in_range(ts: datetime, field: str) -> datetime:
+    if ts < EARLIEST_PLAY or ts > datetime.now(UTC) + CLOCK_SKEW:
+        raise RecordError(f"field {field!r}: outside 2006 .. now", ts.isoformat())
+    return ts
+
+
+def _parse_ts(value: Any, field: str) -> datetime:
+    if value is None:
+        raise RecordError(f"field {field!r}: missing")
+    if not isinstance(value, str):
+        raise RecordError(f"field {field!r}: expected a timestamp string", f"got {_type_name(value)}")
+    try:
+        ts = datetime.fromisoformat(value)
+    except ValueError:
+        raise RecordError(f"field {field!r}: unparseable timestamp", repr(value[:40])) from None
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)  # Spotify's times are UTC
+    return _in_range(ts.astimezone(UTC), field)
+
+
+def _parse_account_time(value: Any) -> datetime:
+    if value is None:
+        raise RecordError("field 'endTime': missing")
+    if not isinstance(value, str):
+        raise RecordError("field 'endTime': expected a time string", f"got {_type_name(value)}")
+    try:
+        ts = datetime.strptime(value, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    except ValueError:
+        raise RecordError("field 'endTime': unparseable time", repr(value[:40])) from None
+    return _in_range(ts, "endTime")
+
+
+def _offline_at(value: Any, extra: dict) -> datetime | None:
+    """`offline_timestamp` is in seconds or milliseconds depending on the era; 0 means none.
+    A value that makes no sense as a time is kept in `extra` rather than rejected."""
+    if value is None or value == 0:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise RecordError("field 'offline_timestamp': expected a number", f"got {_type_name(value)}")
+    seconds = value / 1000 if abs(value) > _MS_EPOCH_THRESHOLD else value
+    try:
+        at = datetime.fromtimestamp(seconds, UTC)
+        return _in_range(at, "offline_timestamp")
+    except (OverflowError, OSError, ValueError, RecordError):
+        extra["offline_timestamp"] = value
+        return None
+
+
+def _extra_json(extra: dict) -> str | None:
+    if not extra:
+        return None
+    text = record_as_text(extra)
+    if "\\u0000" in text:  # jsonb cannot hold NUL
+        raise RecordError("an unknown field contains a NUL character")
+    return text

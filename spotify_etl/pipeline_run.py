@@ -1,0 +1,70 @@
+"""One run of the whole asset graph from the command line, recorded in the Dagster instance
+(so it shows in the UI like any other run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import dagster as dg
+
+from spotify_etl.definitions import defs
+
+# Metadata shown in the closing table, in this order, when an asset reports it.
+_SUMMARY_KEYS = ("dagster/row_count", "records_read", "stored", "duplicates", "rejected", "files_failed")
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    success: bool
+    failure: str | None
+    materializations: list[tuple[str, dict]] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+
+    def summary_table(self) -> str:
+        rows = [("asset", "rows", "read", "stored", "dupes", "rejected", "failed files")]
+        for asset, metadata in self.materializations:
+            rows.append((asset, *(str(metadata.get(key, "")) for key in _SUMMARY_KEYS)))
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+        lines.insert(1, "  ".join("-" * width for width in widths))
+        for name, passed, severity in self.checks:
+            lines.append(f"check {name}: {'passed' if passed else f'FAILED ({severity})'}")
+        return "\n".join(lines)
+
+
+def _value(entry: dg.MetadataValue) -> object:
+    return getattr(entry, "value", entry)
+
+
+def run_pipeline(
+    *,
+    raw_dir: Path | None = None,
+    month_from: str | None = None,
+    month_to: str | None = None,
+    enrich: bool = True,
+    instance: dg.DagsterInstance | None = None,
+) -> RunOutcome:
+    instance = instance or dg.DagsterInstance.get()
+    job = defs.resolve_job_def("full_load")
+    run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
+    if raw_dir is not None:
+        run_config["ops"] = {"raw_plays": {"config": {"raw_dir": str(Path(raw_dir).resolve())}}}
+    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+
+    outcome = RunOutcome(result.run_id, result.success, None)
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        metadata = {key: _value(value) for key, value in materialization.metadata.items()}
+        outcome.materializations.append((materialization.asset_key.to_user_string(), metadata))
+    for evaluation in result.get_asset_check_evaluations():
+        outcome.checks.append((evaluation.check_name, evaluation.passed, evaluation.severity.value))
+    if not result.success:
+        failures = [e for e in result.all_events if e.is_step_failure]
+        outcome.failure = (
+            f"step {failures[0].step_key}: {failures[0].step_failure_data.error.message.strip()}"
+            if failures
+            else "see the run's log in the UI"
+        )
+    return outcome

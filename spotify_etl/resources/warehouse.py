@@ -1,0 +1,81 @@
+"""The PostgreSQL warehouse as a Dagster resource."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Optional
+
+import psycopg
+from dagster import ConfigurableResource, InitResourceContext
+from pydantic import Field
+from sqlalchemy.engine import make_url
+
+from spotify_etl.resources.embedded_postgres import start_embedded_server
+from spotify_etl.resources.migrations import apply_migrations
+from spotify_etl.settings import load_settings
+
+log = logging.getLogger(__name__)
+
+# One server start and one migration pass per process and target, whatever the number of
+# resource instances Dagster builds.
+_ready_urls: dict[tuple[Optional[str], str], str] = {}
+_ready_lock = threading.Lock()
+
+
+def redact_url(url: str) -> str:
+    """The URL with its password masked, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not a URL sqlalchemy understands: show nothing of it
+        return "<database url>"
+
+
+class WarehouseResource(ConfigurableResource):
+    """The PostgreSQL warehouse.
+
+    Connects to `database_url` (from `SPOTIFY_ETL_DATABASE_URL`) when given; otherwise starts,
+    or joins, the embedded PostgreSQL server whose data lives under `home`
+    (`SPOTIFY_ETL_HOME`, default `.spotify_etl/`). Migrations are applied before first use.
+    """
+
+    database_url: Optional[str] = Field(
+        default=None,
+        description="PostgreSQL URL of an external warehouse; unset for the embedded server.",
+    )
+    home: Optional[str] = Field(
+        default=None,
+        description="Directory of the embedded server's data; default SPOTIFY_ETL_HOME.",
+    )
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self.url()
+
+    def _home(self) -> Path:
+        return Path(self.home).resolve() if self.home else load_settings().home
+
+    def url(self) -> str:
+        """The warehouse's URL, once the server is up and migrated."""
+        key = (self.database_url, str(self._home()))
+        with _ready_lock:
+            if key not in _ready_urls:
+                url = self.database_url or start_embedded_server(self._home())
+                with psycopg.connect(url) as conn:
+                    applied = apply_migrations(conn)
+                if applied:
+                    log.info("warehouse %s: applied %s", redact_url(url), ", ".join(applied))
+                _ready_urls[key] = url
+            return _ready_urls[key]
+
+    @property
+    def is_embedded(self) -> bool:
+        return not self.database_url
+
+    @contextmanager
+    def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+        """A psycopg 3 connection; without autocommit, committed when the block succeeds."""
+        with psycopg.connect(self.url(), autocommit=autocommit) as conn:
+            yield conn

@@ -1,0 +1,66 @@
+"""Fixtures: a real PostgreSQL server and a fresh database per test.
+
+The server is the one at SPOTIFY_ETL_TEST_DATABASE_URL when set (CI sets it to the machine's
+server); otherwise an embedded server is started for the session, as a user without
+PostgreSQL would have.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from spotify_etl.resources.embedded_postgres import start_embedded_server
+from spotify_etl.resources.warehouse import WarehouseResource
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of a database on the test server, used to create per-test databases."""
+    external = os.environ.get("SPOTIFY_ETL_TEST_DATABASE_URL")
+    if external:
+        return external
+    return start_embedded_server(tmp_path_factory.mktemp("embedded-home"))
+
+
+def _with_database(url: str, name: str) -> str:
+    parsed = make_url(url).set(database=name)
+    return parsed.render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def database_url(server_url: str) -> Iterator[str]:
+    """A new, empty database for one test; dropped afterwards."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _with_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def warehouse(database_url: str) -> WarehouseResource:
+    resource = WarehouseResource(database_url=database_url)
+    resource.url()  # migrate
+    return resource
+
+
+@pytest.fixture
+def conn(warehouse: WarehouseResource) -> Iterator[psycopg.Connection]:
+    with warehouse.connect() as connection:
+        yield connection
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "raw"
+    path.mkdir()
+    return path

@@ -1,0 +1,156 @@
+"""The warehouse resource: embedded server lifecycle, external URL, migrations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psutil
+import psycopg
+import pytest
+
+from spotify_etl.resources.embedded_postgres import HANDLES_FILE, pgdata_dir
+from spotify_etl.resources.migrations import MIGRATIONS_DIR, apply_migrations, discover_migrations
+from spotify_etl.resources.warehouse import WarehouseResource, redact_url
+
+# A child process that joins the embedded server under HOME, prints the postmaster's pid and
+# its own, then waits for a line on stdin (or is killed) before exiting.
+_JOINER = textwrap.dedent(
+    """
+    import sys, psycopg
+    from spotify_etl.resources.warehouse import WarehouseResource
+    url = WarehouseResource(home=sys.argv[1]).url()
+    with psycopg.connect(url) as conn:
+        pid = conn.execute("SELECT pg_backend_pid()").fetchone()
+        started = conn.execute("SELECT pg_postmaster_start_time()").fetchone()[0]
+    print(started.isoformat(), flush=True)
+    if len(sys.argv) > 2:
+        sys.stdin.readline()
+    """
+)
+
+
+def _join(home: Path, wait: bool = False) -> subprocess.Popen:
+    args = [sys.executable, "-c", _JOINER, str(home)] + (["wait"] if wait else [])
+    return subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+
+
+def _postmaster_pid(home: Path) -> int | None:
+    pidfile = pgdata_dir(home) / "postmaster.pid"
+    if not pidfile.exists():
+        return None
+    pid = int(pidfile.read_text().splitlines()[0])
+    return pid if psutil.pid_exists(pid) else None
+
+
+def _wait_until(condition, timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_embedded_server_starts_and_migrates(tmp_path: Path) -> None:
+    warehouse = WarehouseResource(home=str(tmp_path / "home"))
+    assert warehouse.is_embedded
+    with warehouse.connect() as conn:
+        versions = [v for (v,) in conn.execute("SELECT version FROM etl_internal.schema_migrations ORDER BY 1")]
+        schemas = {s for (s,) in conn.execute("SELECT nspname FROM pg_namespace")}
+        server_version = conn.execute("SHOW server_version_num").fetchone()[0]
+    assert versions == [m.version for m in discover_migrations()]
+    assert {"staging", "core", "etl_internal", "mart"} <= schemas
+    assert int(server_version) >= 180000
+    assert (pgdata_dir(tmp_path / "home") / "PG_VERSION").exists()
+
+
+def test_second_process_reuses_the_server_and_last_one_stops_it(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    first = _join(home, wait=True)
+    first_start = first.stdout.readline().strip()
+    second = _join(home)
+    second_start = second.stdout.readline().strip()
+    assert second.wait(timeout=60) == 0
+    # Same postmaster: the second process joined rather than starting its own.
+    assert first_start and first_start == second_start
+    assert _postmaster_pid(home) is not None, "the first process still holds the server"
+    first.communicate("done\n", timeout=60)
+    assert first.returncode == 0
+    assert _wait_until(lambda: _postmaster_pid(home) is None), "last handle gone, server must stop"
+
+
+def test_server_is_stopped_after_its_owner_was_killed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    owner = _join(home, wait=True)
+    assert owner.stdout.readline().strip()
+    os.kill(owner.pid, signal.SIGKILL)
+    owner.wait(timeout=30)
+    handles = json.loads((pgdata_dir(home) / HANDLES_FILE).read_text())
+    assert owner.pid in handles, "the killed process left its handle behind"
+    assert _postmaster_pid(home) is not None, "the server outlives its killed owner"
+
+    # A later process prunes the dead handle, uses the server, and as the last handle stops it.
+    later = _join(home)
+    assert later.stdout.readline().strip()
+    assert later.wait(timeout=60) == 0
+    assert _wait_until(lambda: _postmaster_pid(home) is None), "server left running forever"
+    assert owner.pid not in json.loads((pgdata_dir(home) / HANDLES_FILE).read_text())
+
+
+def test_external_url_is_used_and_no_server_is_started(database_url: str, tmp_path: Path) -> None:
+    home = tmp_path / "unused-home"
+    warehouse = WarehouseResource(database_url=database_url, home=str(home))
+    assert not warehouse.is_embedded
+    with warehouse.connect() as conn:
+        assert conn.execute("SELECT current_database()").fetchone()[0] == database_url.rsplit("/", 1)[1].split("?")[0]
+        assert conn.execute("SELECT count(*) FROM etl_internal.schema_migrations").fetchone()[0] == len(
+            discover_migrations()
+        )
+    assert not home.exists()
+
+
+def test_migrations_apply_exactly_once_even_concurrently(database_url: str) -> None:
+    def migrate() -> list[str]:
+        with psycopg.connect(database_url) as conn:
+            return apply_migrations(conn)
+
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: migrate(), range(4)))
+    applied = sorted(name for result in results for name in result)
+    assert applied == [f"{m.version:04d}_{m.name}" for m in discover_migrations(MIGRATIONS_DIR)]
+    assert migrate() == []
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM etl_internal.schema_migrations").fetchone()[0] == len(applied)
+
+
+def test_new_migration_file_is_applied_on_next_start(database_url: str, tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    for migration in discover_migrations():
+        (migrations / migration.path.name).write_text(migration.sql)
+    with psycopg.connect(database_url) as conn:
+        apply_migrations(conn, migrations)
+        (migrations / "9001_extra_table.sql").write_text("CREATE TABLE etl_internal.extra (x int);")
+        assert apply_migrations(conn, migrations) == ["9001_extra_table"]
+        assert apply_migrations(conn, migrations) == []
+        assert conn.execute("SELECT to_regclass('etl_internal.extra')").fetchone()[0] == "etl_internal.extra"
+
+
+def test_badly_named_migration_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "add table.sql").write_text("SELECT 1")
+    with pytest.raises(ValueError, match="0001_name.sql"):
+        discover_migrations(tmp_path)
+
+
+def test_redact_url_hides_the_password() -> None:
+    redacted = redact_url("postgresql://etl:s3cret-pw@db.example:5432/warehouse")
+    assert "s3cret-pw" not in redacted
+    assert "db.example" in redacted

@@ -1,0 +1,23 @@
+-- Merge one file's plays into staging; a play already stored (same natural key) is a duplicate.
+INSERT INTO staging.streaming_history (
+    listener, ts, ms_played, content_kind, content_key, name_key,
+    spotify_track_uri, spotify_episode_uri, audiobook_uri, audiobook_chapter_uri,
+    track_name, artist_name, album_name, episode_name, show_name,
+    audiobook_title, audiobook_chapter_title,
+    platform, conn_country, reason_start, reason_end,
+    shuffle, skipped, offline, offline_at, incognito_mode, is_video,
+    ip_addr, user_agent, username,
+    source_format, ts_precision, source_position, extra, source_file_id
+)
+SELECT
+    listener, ts, ms_played, content_kind, content_key, name_key,
+    spotify_track_uri, spotify_episode_uri, audiobook_uri, audiobook_chapter_uri,
+    track_name, artist_name, album_name, episode_name, show_name,
+    audiobook_title, audiobook_chapter_title,
+    platform, conn_country, reason_start, reason_end,
+    shuffle, skipped, offline, offline_at, incognito_mode, is_video,
+    ip_addr, user_agent, username,
+    source_format, ts_precision, source_position, extra, %(source_file_id)s
+FROM load_plays
+ORDER BY source_position
+ON CONFLICT ON CONSTRAINT streaming_history_natural_key DO NOTHING;
