@@ -34,6 +34,13 @@ class RunOutcome:
         return "\n".join(lines)
 
 
+def _root_cause(error) -> str:
+    """The innermost error of Dagster's wrapped step error, on one line."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip().splitlines()[0]
+
+
 def _value(entry: dg.MetadataValue) -> object:
     return getattr(entry, "value", entry)
 
@@ -63,7 +70,7 @@ def run_pipeline(
     if not result.success:
         failures = [e for e in result.all_events if e.is_step_failure]
         outcome.failure = (
-            f"step {failures[0].step_key}: {failures[0].step_failure_data.error.message.strip()}"
+            f"step {failures[0].step_key}: {_root_cause(failures[0].step_failure_data.error)}"
             if failures
             else "see the run's log in the UI"
         )
