@@ -1,0 +1,64 @@
+"""The raw_plays asset and its checks, run through Dagster."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+
+from spotify_etl.assets.raw import every_record_accounted_for, export_files_readable, raw_plays
+from spotify_etl_tests.export_factory import play, write_json, write_raw
+
+
+def _materialize(warehouse, raw_dir) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [raw_plays, export_files_readable, every_record_accounted_for],
+        resources={"warehouse": warehouse},
+        run_config={"ops": {"raw_plays": {"config": {"raw_dir": str(raw_dir)}}}},
+        raise_on_error=False,
+    )
+
+
+def test_materialization_reports_counts_and_checks_pass(warehouse, raw_dir) -> None:
+    write_json(raw_dir / "Streaming_History_Audio_2023_0.json",
+               [play("2023-01-01T00:00:00Z"), play("2023-01-01T00:00:00Z", ms=1), "oops"])  # fmt: skip
+    write_raw(raw_dir / "ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF")
+    result = _materialize(warehouse, raw_dir)
+    assert result.success
+    [event] = result.get_asset_materialization_events()
+    metadata = {k: getattr(v, "value", v) for k, v in event.step_materialization_data.materialization.metadata.items()}
+    assert metadata["records_read"] == 3
+    assert metadata["stored"] == 2 and metadata["rejected"] == 1 and metadata["duplicates"] == 0
+    assert metadata["dagster/row_count"] == 2
+    assert metadata["plays_by_kind"] == {"track": 2}
+    assert metadata["rejected_by_reason"] == {"not an object": 1}
+    assert "ReadMeFirst_ExtendedStreamingHistory.pdf" in metadata["ignored"]
+    assert metadata["first_play"].startswith("2023-01-01")
+    checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
+    assert checks == {"export_files_readable": True, "every_record_accounted_for": True}
+
+
+def test_truncated_file_fails_the_check_at_error_severity_naming_it(warehouse, raw_dir) -> None:
+    text = json.dumps([play(f"2023-01-0{d}T00:00:00Z") for d in range(1, 6)])
+    write_raw(raw_dir / "Streaming_History_Audio_2023_1.json", text[:-40])
+    write_json(raw_dir / "Streaming_History_Audio_2023_2.json", [play("2023-03-01T00:00:00Z")])
+    result = _materialize(warehouse, raw_dir)
+    assert result.success  # the other files loaded; the check says what failed
+    evaluation = next(c for c in result.get_asset_check_evaluations() if c.check_name == "export_files_readable")
+    assert not evaluation.passed
+    assert evaluation.severity == dg.AssetCheckSeverity.ERROR
+    assert "Streaming_History_Audio_2023_1.json" in evaluation.description
+    [event] = result.get_asset_materialization_events()
+    metadata = event.step_materialization_data.materialization.metadata
+    assert metadata["files_failed"].value == 1
+    assert "Streaming_History_Audio_2023_1.json" in metadata["FAILED_FILES"].value
+
+
+def test_accounting_check_fails_when_a_row_disappears_behind_its_back(warehouse, raw_dir) -> None:
+    write_json(raw_dir / "Streaming_History_Audio_2023_0.json", [play("2023-01-01T00:00:00Z"), play("2023-01-02T00:00:00Z")])
+    assert _materialize(warehouse, raw_dir).success
+    with warehouse.connect() as conn:
+        conn.execute("DELETE FROM staging.streaming_history WHERE ts = '2023-01-01T00:00:00Z'")
+    result = _materialize(warehouse, raw_dir)
+    evaluation = next(c for c in result.get_asset_check_evaluations() if c.check_name == "every_record_accounted_for")
+    assert not evaluation.passed
