@@ -19,8 +19,10 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 import ijson
@@ -31,10 +33,12 @@ from spotify_etl.export.discover import (
     ACCOUNT_PODCAST,
     ExportFile,
     IgnoredFile,
+    Recognised,
     discover,
     recognise,
 )
 from spotify_etl.export.records import (
+    COLUMN_TYPES,
     COLUMNS,
     RecordError,
     normalise_account_music,
@@ -47,7 +51,9 @@ from spotify_etl.sql_files import load_sql
 log = logging.getLogger(__name__)
 
 _HASH_CHUNK = 1 << 20
-_COPY_PLAYS = "COPY load_plays ({}) FROM STDIN".format(", ".join(COLUMNS))
+_COPY_PLAYS = "COPY load_plays ({}) FROM STDIN (FORMAT BINARY)".format(", ".join(COLUMNS))
+# A file's plays are sorted in memory by the merge, not spilled to disk.
+_SESSION_SETTINGS = "SET work_mem = '64MB'"
 _COPY_REJECTED = (
     "COPY etl_internal.rejected_records (source_file_id, position, reason, record) FROM STDIN"
 )
@@ -124,34 +130,63 @@ def sha256_of(export_file: ExportFile) -> str:
 
 
 def ingest_raw_dir(
-    conn: psycopg.Connection,
+    database_url: str,
     raw_dir: Path,
     *,
     keep_personal_data: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Load every new play file under `raw_dir`; return what happened to each file."""
+    """Load every new play file under `raw_dir`; return what happened to each file.
+
+    Two connections take turns: while the server merges one file into staging (on a worker
+    thread), the next file is parsed and COPYed on the other connection. Merges still run
+    one at a time in file order, so the result is the same as loading file by file.
+    """
     files, ignored = discover(raw_dir)
-    outcomes: list[FileOutcome] = []
     ignored = list(ignored)
-    for index, export_file in enumerate(files, start=1):
-        recognised = recognise(export_file)
-        if recognised.kind is None:
-            ignored.append(IgnoredFile(export_file.path, recognised.reason or "not play data"))
-            continue
-        outcome = ingest_file(
-            conn,
-            export_file,
-            kind=recognised.kind,
-            is_video=recognised.is_video,
-            early_error=recognised.error,
-            keep_personal_data=keep_personal_data,
+    outcomes: list[FileOutcome] = []
+    seen: dict[tuple[str, str], str] = {}  # (listener, sha256) -> path, within this run
+    with (
+        psycopg.connect(database_url) as first,
+        psycopg.connect(database_url) as second,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="merge") as merger,
+    ):
+        for conn in (first, second):
+            conn.execute(_SESSION_SETTINGS)
+            conn.commit()
+        lanes: list[tuple[psycopg.Connection, Future | None]] = [(first, None), (second, None)]
+        turn = 0
+        for index, export_file in enumerate(files, start=1):
+            recognised = recognise(export_file)
+            if recognised.kind is None:
+                ignored.append(IgnoredFile(export_file.path, recognised.reason or "not play data"))
+                continue
+            conn, busy = lanes[turn]
+            if busy is not None:
+                busy.result()  # this connection's previous file is merged and committed
+            staged = _stage_file(conn, export_file, recognised, keep_personal_data, seen)
+            if staged.outcome.status == "unchanged":
+                outcomes.append(staged.outcome)
+                if progress:
+                    progress(_describe(index, len(files), staged.outcome))
+                continue
+            future = merger.submit(_merge_file, conn, staged)
+            if progress:
+                future.add_done_callback(
+                    lambda done, i=index, o=staged.outcome: done.exception() or progress(_describe(i, len(files), o))
+                )
+            lanes[turn] = (conn, future)
+            outcomes.append(staged.outcome)
+            turn = 1 - turn
+        for _, busy in lanes:
+            if busy is not None:
+                busy.result()
+        report = IngestReport(outcomes, ignored)
+        report.account_twins = _drop_account_twins(
+            first, {o.listener for o in outcomes if o.status != "unchanged"}
         )
-        outcomes.append(outcome)
-        if progress:
-            progress(_describe(index, len(files), outcome))
-    report = IngestReport(outcomes, ignored)
-    report.account_twins = _drop_account_twins(conn, {o.listener for o in outcomes if o.status != "unchanged"})
+    for outcome in report.failed:
+        log.error("%s: %s", outcome.path, outcome.error)
     return report
 
 
@@ -168,47 +203,70 @@ def _describe(index: int, total: int, outcome: FileOutcome) -> str:
     return head + body
 
 
-def ingest_file(
+@dataclass
+class _StagedFile:
+    """A file parsed into the load table of its connection, its transaction still open."""
+
+    outcome: FileOutcome
+    source_file_id: int = 0
+    rejections: list[tuple[int, int, str, str]] = field(default_factory=list)
+
+
+def _stage_file(
     conn: psycopg.Connection,
     export_file: ExportFile,
-    *,
-    kind: str,
-    is_video: bool = False,
-    early_error: str | None = None,
-    keep_personal_data: bool = False,
-) -> FileOutcome:
-    """Load one file in one transaction, unless this listener already has its content."""
+    recognised: Recognised,
+    keep_personal_data: bool,
+    seen: dict[tuple[str, str], str],
+) -> _StagedFile:
+    """Open the file's transaction and COPY its records into the load table, unless this
+    listener already has its content."""
     sha256 = sha256_of(export_file)
-    previous = conn.execute(
-        "SELECT path FROM etl_internal.source_files WHERE listener = %s AND sha256 = %s",
-        (export_file.listener, sha256),
-    ).fetchone()
-    conn.commit()
+    outcome = FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded")
+    key = (export_file.listener, sha256)
+    previous = seen.get(key) or _loaded_path(conn, key)
     if previous:
-        return FileOutcome(export_file.path, export_file.listener, kind, "unchanged", same_as=previous[0])
+        outcome.status, outcome.same_as = "unchanged", previous
+        return _StagedFile(outcome)
+    seen[key] = export_file.path
 
-    outcome = FileOutcome(export_file.path, export_file.listener, kind, "loaded")
-    with conn.transaction():
-        conn.execute(load_sql("raw/create_load_table.sql"))
-        source_file_id = conn.execute(
-            "INSERT INTO etl_internal.source_files (listener, path, sha256, size_bytes, kind, status)"
-            " VALUES (%s, %s, %s, %s, %s, 'loaded') RETURNING source_file_id",
-            (export_file.listener, export_file.path, sha256, export_file.size, kind),
-        ).fetchone()[0]
+    conn.execute(load_sql("raw/create_load_table.sql"))
+    staged = _StagedFile(outcome)
+    staged.source_file_id = conn.execute(
+        "INSERT INTO etl_internal.source_files (listener, path, sha256, size_bytes, kind, status)"
+        " VALUES (%s, %s, %s, %s, %s, 'loaded') RETURNING source_file_id",
+        (export_file.listener, export_file.path, sha256, export_file.size, outcome.kind),
+    ).fetchone()[0]
+    if recognised.error:
+        outcome.status, outcome.error = "failed", recognised.error
+    else:
+        _copy_records(conn, export_file, recognised, keep_personal_data, staged)
+    return staged
 
-        rejections: list[tuple[int, int, str, str]] = []
-        if early_error:
-            outcome.status, outcome.error = "failed", early_error
-        else:
-            _copy_records(conn, export_file, kind, is_video, keep_personal_data, outcome, rejections, source_file_id)
 
-        if outcome.records_read - len(rejections) > 0:
-            outcome.stored = conn.execute(load_sql("raw/merge_plays.sql"), {"source_file_id": source_file_id}).rowcount
-        outcome.rejected = len(rejections)
+def _loaded_path(conn: psycopg.Connection, key: tuple[str, str]) -> str | None:
+    row = conn.execute(
+        "SELECT path FROM etl_internal.source_files WHERE listener = %s AND sha256 = %s", key
+    ).fetchone()
+    if row is None:
+        return None
+    conn.rollback()
+    return row[0]
+
+
+def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
+    """Merge the staged plays into staging, keep the rejections, record the outcome, commit."""
+    outcome = staged.outcome
+    try:
+        if outcome.records_read > len(staged.rejections):
+            outcome.stored = conn.execute(
+                load_sql("raw/merge_plays.sql"), {"source_file_id": staged.source_file_id}
+            ).rowcount
+        outcome.rejected = len(staged.rejections)
         outcome.duplicates = outcome.records_read - outcome.rejected - outcome.stored
-        if rejections:
+        if staged.rejections:
             with conn.cursor().copy(_COPY_REJECTED) as copy:
-                for row in rejections:
+                for row in staged.rejections:
                     copy.write_row(row)
         conn.execute(
             "UPDATE etl_internal.source_files SET status = %s, error = %s, records_read = %s,"
@@ -217,54 +275,51 @@ def ingest_file(
             (
                 outcome.status, outcome.error, outcome.records_read, outcome.stored,
                 outcome.duplicates, outcome.rejected, outcome.first_ts, outcome.last_ts,
-                source_file_id,
+                staged.source_file_id,
             ),
         )  # fmt: skip
-    if outcome.status == "failed":
-        log.error("%s: %s", export_file.path, outcome.error)
-    return outcome
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
 
 
 def _copy_records(
     conn: psycopg.Connection,
     export_file: ExportFile,
-    kind: str,
-    is_video: bool,
+    recognised: Recognised,
     keep_personal_data: bool,
-    outcome: FileOutcome,
-    rejections: list[tuple[int, int, str, str]],
-    source_file_id: int,
+    staged: _StagedFile,
 ) -> None:
     """Stream the file's records into the load table; note rejections and a parse error."""
-    listener = export_file.listener
-    if kind == ACCOUNT_MUSIC:
-        def normalise(record, position):  # noqa: E306
-            return normalise_account_music(record, listener=listener, position=position)
-    elif kind == ACCOUNT_PODCAST:
-        def normalise(record, position):  # noqa: E306
-            return normalise_account_podcast(record, listener=listener, position=position)
+    listener, outcome, rejections = export_file.listener, staged.outcome, staged.rejections
+    if recognised.kind == ACCOUNT_MUSIC:
+        normalise = partial(normalise_account_music, listener=listener)
+    elif recognised.kind == ACCOUNT_PODCAST:
+        normalise = partial(normalise_account_podcast, listener=listener)
     else:
-        def normalise(record, position):  # noqa: E306
-            return normalise_extended(
-                record, listener=listener, position=position,
-                is_video=is_video, keep_personal_data=keep_personal_data,
-            )  # fmt: skip
+        normalise = partial(
+            normalise_extended, listener=listener,
+            is_video=recognised.is_video, keep_personal_data=keep_personal_data,
+        )  # fmt: skip
 
     first_ts = last_ts = None
-    months: set[str] = set()
+    months: set[tuple[int, int]] = set()
     position = -1
     with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as stream:
+        copy.set_types(COLUMN_TYPES)
+        write_row = copy.write_row
         try:
             for position, record in enumerate(_records(stream)):
                 try:
-                    row = normalise(record, position)
+                    row = normalise(record, position=position)
                 except RecordError as exc:
-                    rejections.append((source_file_id, position, str(exc), record_as_text(record)))
+                    rejections.append((staged.source_file_id, position, str(exc), record_as_text(record)))
                     outcome.rejected_by_reason[exc.reason] += 1
                     continue
-                copy.write_row(row)
+                write_row(row)
                 ts = row[1]
-                months.add(f"{ts.year:04d}-{ts.month:02d}")
+                months.add((ts.year, ts.month))
                 if first_ts is None or ts < first_ts:
                     first_ts = ts
                 if last_ts is None or ts > last_ts:
@@ -273,7 +328,8 @@ def _copy_records(
             outcome.status = "failed"
             outcome.error = f"not valid JSON after record {position + 1}: {exc}"
     outcome.records_read = position + 1
-    outcome.first_ts, outcome.last_ts, outcome.months = first_ts, last_ts, months
+    outcome.first_ts, outcome.last_ts = first_ts, last_ts
+    outcome.months = {f"{year:04d}-{month:02d}" for year, month in months}
 
 
 def _records(stream) -> Iterable:

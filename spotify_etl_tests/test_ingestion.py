@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from spotify_etl.ingestion import IngestReport, ingest_raw_dir
+from spotify_etl.resources.warehouse import WarehouseResource
 from spotify_etl_tests.export_factory import (
     ACCOUNT_DIR,
     EXTENDED_DIR,
@@ -24,8 +25,8 @@ from spotify_etl_tests.export_factory import (
 )
 
 
-def load(conn: psycopg.Connection, raw_dir: Path, **options) -> IngestReport:
-    return ingest_raw_dir(conn, raw_dir, **options)
+def load(warehouse: WarehouseResource, raw_dir: Path, **options) -> IngestReport:
+    return ingest_raw_dir(warehouse.url(), raw_dir, **options)
 
 
 def scalar(conn: psycopg.Connection, query: str, *params):
@@ -52,7 +53,7 @@ def assert_accounted(conn: psycopg.Connection, report: IngestReport, records_wri
     assert stored == scalar(conn, "SELECT count(*) FROM staging.streaming_history")
 
 
-def test_both_vintages_of_the_same_play_are_stored_once(conn, raw_dir) -> None:
+def test_both_vintages_of_the_same_play_are_stored_once(conn, warehouse, raw_dir) -> None:
     plays = [play(f"2021-05-0{d}T10:00:00Z") for d in range(1, 6)]
     write_json(raw_dir / "Streaming_History_Audio_2021_0.json", plays)
     # The old export has the same five plays (other field names) and two more.
@@ -60,30 +61,30 @@ def test_both_vintages_of_the_same_play_are_stored_once(conn, raw_dir) -> None:
     older += [old_vintage(play("2020-01-01T08:00:00Z")), old_vintage(play("2020-01-02T08:00:00Z"))]
     write_json(raw_dir / "endsong_0.json", older)
 
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 12)
     assert (report.stored, report.duplicates, report.rejected) == (7, 5, 0)
 
 
-def test_overlapping_exports_of_one_listener_dedup_across_vintages(conn, raw_dir) -> None:
+def test_overlapping_exports_of_one_listener_dedup_across_vintages(conn, warehouse, raw_dir) -> None:
     plays = [play(f"2021-05-0{d}T10:00:00Z") for d in range(1, 6)]
     write_json(raw_dir / "me" / "export2024" / "Streaming_History_Audio_2021_0.json", plays)
     older = [old_vintage(p) for p in plays] + [old_vintage(play("2020-01-01T08:00:00Z"))]
     write_json(raw_dir / "me" / "export2022" / "endsong_0.json", older)
 
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 11)
     assert (report.stored, report.duplicates) == (6, 5)
     assert scalar(conn, "SELECT count(DISTINCT listener) FROM staging.streaming_history") == 1
 
 
-def test_duplicates_within_a_file_and_across_files(conn, raw_dir) -> None:
+def test_duplicates_within_a_file_and_across_files(conn, warehouse, raw_dir) -> None:
     a = play("2022-03-01T12:00:00Z")
     b = play("2022-03-01T12:04:00Z")
     write_json(raw_dir / "Streaming_History_Audio_2022_0.json", [a, b, a, dict(a)])
     write_json(raw_dir / "Streaming_History_Audio_2022_1.json", [b, play("2022-03-02T09:00:00Z")])
 
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 6)
     assert (report.stored, report.duplicates) == (3, 3)
     files = ledger(conn)
@@ -91,14 +92,14 @@ def test_duplicates_within_a_file_and_across_files(conn, raw_dir) -> None:
     assert files["Streaming_History_Audio_2022_1.json"] == ("loaded", 2, 1, 1, 0)
 
 
-def test_same_track_at_same_time_with_other_ms_played_is_another_play(conn, raw_dir) -> None:
+def test_same_track_at_same_time_with_other_ms_played_is_another_play(conn, warehouse, raw_dir) -> None:
     a = play("2022-03-01T12:00:00Z", ms=1000)
     write_json(raw_dir / "Streaming_History_Audio_2022_0.json", [a, {**a, "ms_played": 2000}])
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert (report.stored, report.duplicates) == (2, 0)
 
 
-def test_account_data_overlapping_extended_history_is_stored_once(conn, raw_dir) -> None:
+def test_account_data_overlapping_extended_history_is_stored_once(conn, warehouse, raw_dir) -> None:
     music = [play(f"2024-02-1{d}T20:1{d}:4{d}Z", ms=100_000 + d) for d in range(5)]
     podcasts = [episode_play(f"2024-02-1{d}T07:00:1{d}Z", episode=f"Ep {d}") for d in range(3)]
     write_json(raw_dir / EXTENDED_DIR / "Streaming_History_Audio_2024_0.json", music + podcasts)
@@ -110,7 +111,7 @@ def test_account_data_overlapping_extended_history_is_stored_once(conn, raw_dir)
     write_json(raw_dir / ACCOUNT_DIR / "StreamingHistory_music_0.json", [account_music(p) for p in music] + [only_account[0]])
     write_json(raw_dir / ACCOUNT_DIR / "StreamingHistory_podcast_0.json", [account_podcast(p) for p in podcasts] + [only_account[1]])
 
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 8 + 6 + 4)
     assert (report.stored, report.duplicates) == (10, 8)
     assert scalar(conn, "SELECT count(*) FROM staging.streaming_history WHERE source_format = 'account'") == 2
@@ -119,13 +120,13 @@ def test_account_data_overlapping_extended_history_is_stored_once(conn, raw_dir)
     assert files[f"{ACCOUNT_DIR}/StreamingHistory_podcast_0.json"] == ("loaded", 4, 1, 3, 0)
 
 
-def test_account_data_loaded_before_extended_history_gives_way_to_it(conn, raw_dir) -> None:
+def test_account_data_loaded_before_extended_history_gives_way_to_it(conn, warehouse, raw_dir) -> None:
     music = [play(f"2024-02-1{d}T20:1{d}:4{d}Z") for d in range(4)]
     write_json(raw_dir / ACCOUNT_DIR / "StreamingHistory_music_0.json", [account_music(p) for p in music])
-    first = load(conn, raw_dir)
+    first = load(warehouse, raw_dir)
     assert first.stored == 4
     write_json(raw_dir / EXTENDED_DIR / "Streaming_History_Audio_2024_0.json", music)
-    second = load(conn, raw_dir)
+    second = load(warehouse, raw_dir)
     assert second.account_twins == 4
     # The richer extended rows replaced the account rows; the account file now counts duplicates.
     assert scalar(conn, "SELECT count(*) FROM staging.streaming_history") == 4
@@ -133,18 +134,18 @@ def test_account_data_loaded_before_extended_history_gives_way_to_it(conn, raw_d
     assert ledger(conn)[f"{ACCOUNT_DIR}/StreamingHistory_music_0.json"] == ("loaded", 4, 0, 4, 0)
 
 
-def test_video_history_is_flagged(conn, raw_dir) -> None:
+def test_video_history_is_flagged(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "Streaming_History_Video_2020-2023.json", [play("2021-01-01T00:00:00Z")])
     write_json(raw_dir / "endvideo.json", [])
     write_json(raw_dir / "Streaming_History_Audio_2021.json", [play("2021-01-02T00:00:00Z")])
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert report.stored == 2
     flagged = conn.execute("SELECT ts FROM staging.streaming_history WHERE is_video").fetchall()
     assert flagged == [(datetime(2021, 1, 1, tzinfo=UTC),)]
     assert {f.kind for f in report.files} == {"extended_video", "extended_audio"}
 
 
-def test_zip_and_unpacked_folder_of_one_export(conn, raw_dir, tmp_path) -> None:
+def test_zip_and_unpacked_folder_of_one_export(conn, warehouse, raw_dir, tmp_path) -> None:
     export = tmp_path / "export"
     write_json(export / EXTENDED_DIR / "Streaming_History_Audio_2023_0.json", [play(f"2023-01-0{d}T01:00:00Z") for d in range(1, 8)])
     write_raw(export / EXTENDED_DIR / "ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF-1.4")
@@ -159,7 +160,7 @@ def test_zip_and_unpacked_folder_of_one_export(conn, raw_dir, tmp_path) -> None:
         zf.extractall(raw_dir / "my_spotify_data")
     write_raw(raw_dir / "notes.txt", "my notes")
 
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert report.stored == 7
     statuses = sorted(f.status for f in report.files)
     assert statuses == ["loaded", "unchanged"]
@@ -170,18 +171,18 @@ def test_zip_and_unpacked_folder_of_one_export(conn, raw_dir, tmp_path) -> None:
     assert scalar(conn, "SELECT path FROM etl_internal.source_files").startswith("my_spotify_data")
 
 
-def test_files_are_recognised_by_content_whatever_their_name(conn, raw_dir) -> None:
+def test_files_are_recognised_by_content_whatever_their_name(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "history-backup.json", [play("2023-05-01T10:00:00Z")])
     write_json(raw_dir / "old-account.json", [{"endTime": "2023-05-02 10:00", "artistName": "A", "trackName": "T", "msPlayed": 1}])
     write_json(raw_dir / "Userdata.json", {"username": "x"})
     write_json(raw_dir / "SearchQueries.json", [{"platform": "ANDROID", "searchTime": "2023"}])
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert sorted(f.kind for f in report.files) == ["account_music", "extended_audio"]
     assert report.stored == 2
     assert {i.path for i in report.ignored} == {"Userdata.json", "SearchQueries.json"}
 
 
-def test_field_quirks_are_normalised(conn, raw_dir) -> None:
+def test_field_quirks_are_normalised(conn, warehouse, raw_dir) -> None:
     base = "2020-06-01T10:00:0{}Z"
     records = [
         play(base.format(0), skipped=None, offline=True, offline_timestamp=1591005600),  # seconds
@@ -196,7 +197,7 @@ def test_field_quirks_are_normalised(conn, raw_dir) -> None:
         episode_play(base.format(7)),
     ]  # fmt: skip
     write_json(raw_dir / "Streaming_History_Audio_2020_0.json", records)
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 8)
     rows = conn.execute(
         "SELECT content_kind, skipped, offline_at, reason_start, reason_end"
@@ -210,37 +211,37 @@ def test_field_quirks_are_normalised(conn, raw_dir) -> None:
     assert rows[2][3] is None and rows[2][4] == "some-new-reason"
 
 
-def test_names_survive_exactly(conn, raw_dir) -> None:
+def test_names_survive_exactly(conn, warehouse, raw_dir) -> None:
     names = [
         "Sigur Rós — Hoppípolla", 'She said "hi"', "back\\slash", "tab\there", "new\nline",
         "坂本龍一", "emoji 🎧", "x" * 400, "semi;colon, 'quote'",
     ]  # fmt: skip
     write_json(raw_dir / "Streaming_History_Audio_2020_0.json",
                [play(f"2020-01-01T00:0{i}:00Z", track=name, artist=name) for i, name in enumerate(names)])  # fmt: skip
-    load(conn, raw_dir)
+    load(warehouse, raw_dir)
     stored = [r[0] for r in conn.execute("SELECT track_name FROM staging.streaming_history ORDER BY ts")]
     assert stored == names
 
 
-def test_unknown_keys_are_kept_in_extra(conn, raw_dir) -> None:
+def test_unknown_keys_are_kept_in_extra(conn, warehouse, raw_dir) -> None:
     write_json(
         raw_dir / "Streaming_History_Audio_2026_0.json",
         [play("2026-01-01T00:00:00Z", new_field={"a": 1}, another="x"), play("2026-01-01T00:05:00Z")],
     )
-    load(conn, raw_dir)
+    load(warehouse, raw_dir)
     extras = [r[0] for r in conn.execute("SELECT extra FROM staging.streaming_history ORDER BY ts")]
     assert extras == [{"new_field": {"a": 1}, "another": "x"}, None]
 
 
-def test_personal_data_is_dropped_unless_kept(conn, raw_dir) -> None:
+def test_personal_data_is_dropped_unless_kept(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "endsong_0.json", [old_vintage(play("2019-01-01T00:00:00Z"))])
-    load(conn, raw_dir)
+    load(warehouse, raw_dir)
     row = conn.execute("SELECT ip_addr, user_agent, username, extra FROM staging.streaming_history").fetchone()
     assert row == (None, None, None, None)
 
     conn.execute("TRUNCATE staging.streaming_history, etl_internal.source_files CASCADE")
     conn.commit()
-    load(conn, raw_dir, keep_personal_data=True)
+    load(warehouse, raw_dir, keep_personal_data=True)
     kept = conn.execute("SELECT ip_addr, user_agent, username FROM staging.streaming_history").fetchone()
     assert kept == ("192.0.2.10", "unknown", "someuser")
 
@@ -262,10 +263,10 @@ BAD_RECORDS = [
 
 
 @pytest.mark.parametrize("reason, record", BAD_RECORDS, ids=[r for r, _ in BAD_RECORDS])
-def test_bad_record_is_rejected_with_its_reason_and_the_rest_loads(conn, raw_dir, reason, record) -> None:
+def test_bad_record_is_rejected_with_its_reason_and_the_rest_loads(conn, warehouse, raw_dir, reason, record) -> None:
     good = [play("2021-01-01T00:00:00Z"), play("2021-01-01T00:05:00Z")]
     write_json(raw_dir / "Streaming_History_Audio_2021_0.json", [good[0], record, good[1]])
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 3)
     assert (report.stored, report.rejected) == (2, 1)
     position, stored_reason, text = conn.execute(
@@ -279,7 +280,7 @@ def test_bad_record_is_rejected_with_its_reason_and_the_rest_loads(conn, raw_dir
     assert json.loads(text) == record
 
 
-def test_truncated_file_keeps_what_was_read_and_fails_loudly(conn, raw_dir) -> None:
+def test_truncated_file_keeps_what_was_read_and_fails_loudly(conn, warehouse, raw_dir) -> None:
     import json
 
     plays = [play(f"2022-01-0{d}T00:00:00Z") for d in range(1, 6)]
@@ -288,7 +289,7 @@ def test_truncated_file_keeps_what_was_read_and_fails_loudly(conn, raw_dir) -> N
     write_json(raw_dir / "Streaming_History_Audio_2022_1.json", [play("2022-02-01T00:00:00Z")])
     write_raw(raw_dir / "Streaming_History_Audio_2022_2.json", "not json at all")
 
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     failed = {f.path: f for f in report.failed}
     assert set(failed) == {"Streaming_History_Audio_2022_0.json", "Streaming_History_Audio_2022_2.json"}
     truncated = failed["Streaming_History_Audio_2022_0.json"]
@@ -299,17 +300,17 @@ def test_truncated_file_keeps_what_was_read_and_fails_loudly(conn, raw_dir) -> N
 
     # The good copy arrives: it loads, its overlap with the partial file counts as duplicates.
     write_json(raw_dir / "Streaming_History_Audio_2022_0.json", plays)
-    again = load(conn, raw_dir)
+    again = load(warehouse, raw_dir)
     assert again.stored == 5 - truncated.stored and again.duplicates == truncated.stored
 
 
-def test_object_instead_of_array_in_a_play_file_is_a_failed_file(conn, raw_dir) -> None:
+def test_object_instead_of_array_in_a_play_file_is_a_failed_file(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "Streaming_History_Audio_2022_0.json", {"ts": "2022-01-01T00:00:00Z"})
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert [f.error for f in report.failed] == ["top level is an object, expected an array of plays"]
 
 
-def test_loading_the_same_export_twice_changes_nothing(conn, raw_dir) -> None:
+def test_loading_the_same_export_twice_changes_nothing(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "Streaming_History_Audio_2022_0.json", [play(f"2022-01-0{d}T00:00:00Z") for d in range(1, 9)])
     write_json(raw_dir / "Streaming_History_Audio_2022_1.json", ["bad", play("2022-02-01T00:00:00Z")])
 
@@ -321,29 +322,29 @@ def test_loading_the_same_export_twice_changes_nothing(conn, raw_dir) -> None:
             conn.execute("SELECT source_file_id, position, reason FROM etl_internal.rejected_records ORDER BY 1, 2").fetchall(),
         )  # fmt: skip
 
-    load(conn, raw_dir)
+    load(warehouse, raw_dir)
     before = snapshot()
-    second = load(conn, raw_dir)
+    second = load(warehouse, raw_dir)
     assert snapshot() == before
     assert {f.status for f in second.files} == {"unchanged"}
     assert (second.records_read, second.stored) == (0, 0)
 
 
-def test_each_listener_has_their_own_plays(conn, raw_dir) -> None:
+def test_each_listener_has_their_own_plays(conn, warehouse, raw_dir) -> None:
     shared = play("2023-01-01T00:00:00Z")
     write_json(raw_dir / "alice" / "my_spotify_data" / EXTENDED_DIR / "Streaming_History_Audio_2023_0.json", [shared])
     write_json(raw_dir / "bob" / "Streaming_History_Audio_2023_0.json", [shared, play("2023-01-02T00:00:00Z")])
     write_json(raw_dir / "my_spotify_data" / "Streaming_History_Audio_2023_0.json", [play("2023-01-03T00:00:00Z")])
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert report.stored == 4  # the same play by two people is two plays
     by_listener = dict(conn.execute("SELECT listener, count(*) FROM staging.streaming_history GROUP BY 1").fetchall())
     assert by_listener == {"alice": 1, "bob": 2, "default": 1}
 
 
-def test_report_lists_the_months_of_new_plays(conn, raw_dir) -> None:
+def test_report_lists_the_months_of_new_plays(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "Streaming_History_Audio_2023_0.json",
                [play("2023-01-31T23:59:59Z"), play("2023-02-01T00:00:00Z"), play("2023-04-15T12:00:00Z")])  # fmt: skip
-    report = load(conn, raw_dir)
+    report = load(warehouse, raw_dir)
     assert report.months == {"2023-01", "2023-02", "2023-04"}
 
 

@@ -32,10 +32,10 @@ def raw_plays(
     settings = load_settings()
     raw_dir = Path(config.raw_dir).resolve() if config.raw_dir else settings.raw_dir
     context.log.info(f"reading exports under {raw_dir}")
+    report = ingest_raw_dir(
+        warehouse.url(), raw_dir, keep_personal_data=settings.keep_personal_data, progress=context.log.info
+    )
     with warehouse.connect() as conn:
-        report = ingest_raw_dir(
-            conn, raw_dir, keep_personal_data=settings.keep_personal_data, progress=context.log.info
-        )
         summary = conn.execute(load_sql("raw/streaming_history_summary.sql")).fetchone()
     for failed in report.failed:
         context.log.error(f"FILE FAILED: {failed.path}: {failed.error}")

@@ -13,6 +13,8 @@ import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg.types.json import Jsonb
+
 # Column order of the rows produced here; the load table (sql/raw/create_load_table.sql)
 # has the same columns.
 COLUMNS = (
@@ -24,6 +26,14 @@ COLUMNS = (
     "shuffle", "skipped", "offline", "offline_at", "incognito_mode", "is_video",
     "ip_addr", "user_agent", "username",
     "source_format", "ts_precision", "source_position", "extra",
+)  # fmt: skip
+# Their PostgreSQL types, for binary COPY.
+COLUMN_TYPES = (
+    "text", "timestamptz", "int8", "text", "text", "text",
+    *["text"] * 15,
+    "bool", "bool", "bool", "timestamptz", "bool", "bool",
+    "text", "text", "text",
+    "text", "text", "int8", "jsonb",
 )  # fmt: skip
 
 # Spotify did not exist before 2006; a play from the future is a broken clock.
@@ -48,68 +58,78 @@ class RecordError(ValueError):
         self.reason = reason
 
 
-# Extended history: the source field(s) for each column, newest name first.
-_EXTENDED_TEXT = {
-    "platform": ("platform",),
-    "conn_country": ("conn_country",),
-    "track_name": ("master_metadata_track_name",),
-    "artist_name": ("master_metadata_album_artist_name",),
-    "album_name": ("master_metadata_album_album_name",),
-    "spotify_track_uri": ("spotify_track_uri",),
-    "episode_name": ("episode_name",),
-    "show_name": ("episode_show_name",),
-    "spotify_episode_uri": ("spotify_episode_uri",),
-    "audiobook_title": ("audiobook_title",),
-    "audiobook_uri": ("audiobook_uri",),
-    "audiobook_chapter_uri": ("audiobook_chapter_uri",),
-    "audiobook_chapter_title": ("audiobook_chapter_title",),
-    "reason_start": ("reason_start",),
-    "reason_end": ("reason_end",),
-}
+# Extended history: the source field of each text column, in the row's column order
+# (spotify_track_uri .. reason_end).
+_EXTENDED_TEXT = (
+    "spotify_track_uri", "spotify_episode_uri", "audiobook_uri", "audiobook_chapter_uri",
+    "master_metadata_track_name", "master_metadata_album_artist_name",
+    "master_metadata_album_album_name", "episode_name", "episode_show_name",
+    "audiobook_title", "audiobook_chapter_title",
+    "platform", "conn_country", "reason_start", "reason_end",
+)  # fmt: skip
 _EXTENDED_BOOL = ("shuffle", "skipped", "offline", "incognito_mode")
+# Personal fields: column -> source fields, newest name first.
 _PERSONAL = {
     "ip_addr": ("ip_addr", "ip_addr_decrypted"),
     "user_agent": ("user_agent_decrypted", "user_agent"),
     "username": ("username",),
 }
-_EXTENDED_KNOWN = (
-    {"ts", "ms_played", "offline_timestamp"}
-    | {name for names in _EXTENDED_TEXT.values() for name in names}
-    | set(_EXTENDED_BOOL)
+_EXTENDED_KNOWN = frozenset(
+    {"ts", "ms_played", "offline_timestamp", *_EXTENDED_TEXT, *_EXTENDED_BOOL}
     | {name for names in _PERSONAL.values() for name in names}
 )
-_ACCOUNT_MUSIC_KNOWN = {"endTime", "msPlayed", "artistName", "trackName"}
-_ACCOUNT_PODCAST_KNOWN = {"endTime", "msPlayed", "podcastName", "episodeName"}
+_ACCOUNT_MUSIC_KNOWN = frozenset({"endTime", "msPlayed", "artistName", "trackName"})
+_ACCOUNT_PODCAST_KNOWN = frozenset({"endTime", "msPlayed", "podcastName", "episodeName"})
+
+_TEXT_TYPES = frozenset({str, type(None)})
+_BOOL_TYPES = frozenset({bool, type(None)})
+_MAX_MS = 2**62
 
 
 def normalise_extended(
     record: Any, *, listener: str, position: int, is_video: bool, keep_personal_data: bool
 ) -> tuple:
-    """A record of extended streaming history (`Streaming_History_*`, `endsong_*`)."""
-    if not isinstance(record, dict):
+    """A record of extended streaming history (`Streaming_History_*`, `endsong_*`).
+
+    Most records are well-formed, so they are checked in bulk first (type sets, one joined
+    string); only a record failing that is examined field by field for the precise reason.
+    """
+    if type(record) is not dict:
         raise RecordError("not an object", _type_name(record))
-    ts = _parse_ts(record.get("ts"), "ts")
-    ms_played = _ms_played(record.get("ms_played"), "ms_played")
-    text = {column: _text(record, names) for column, names in _EXTENDED_TEXT.items()}
-    flags = {name: _bool(record.get(name), name) for name in _EXTENDED_BOOL}
-    personal = {column: _text(record, names) for column, names in _PERSONAL.items()}
-    extra = {key: value for key, value in record.items() if key not in _EXTENDED_KNOWN}
-    offline_at = _offline_at(record.get("offline_timestamp"), extra)
-    if not keep_personal_data:
-        personal = dict.fromkeys(personal)
+    get = record.get
+    text = tuple(map(get, _EXTENDED_TEXT))
+    flags = tuple(map(get, _EXTENDED_BOOL))
+    ms_played = get("ms_played")
+    if not (
+        _TEXT_TYPES.issuperset(map(type, text))
+        and _BOOL_TYPES.issuperset(map(type, flags))
+        and (ms_played is None or (type(ms_played) is int and 0 <= ms_played <= _MAX_MS))
+        and _clean("".join(filter(None, text)))
+    ):
+        text = tuple(_checked_text(get(name), name) for name in _EXTENDED_TEXT)
+        flags = tuple(_bool(get(name), name) for name in _EXTENDED_BOOL)
+        ms_played = _ms_played(ms_played, "ms_played")
+    ts = _parse_ts(get("ts"), "ts")
+
+    unknown = record.keys() - _EXTENDED_KNOWN
+    extra = {key: record[key] for key in unknown} if unknown else {}
+    offline_timestamp = get("offline_timestamp")
+    offline_at = (
+        None
+        if offline_timestamp is None or (type(offline_timestamp) is int and offline_timestamp == 0)
+        else _offline_at(offline_timestamp, extra)
+    )
+    if keep_personal_data:
+        personal = tuple(_text(record, names) for names in _PERSONAL.values())
+    else:
+        personal = (None, None, None)
 
     kind, content_key, name_key = _classify(text)
     return (
         listener, ts, ms_played, kind, content_key, name_key,
-        text["spotify_track_uri"], text["spotify_episode_uri"],
-        text["audiobook_uri"], text["audiobook_chapter_uri"],
-        text["track_name"], text["artist_name"], text["album_name"],
-        text["episode_name"], text["show_name"],
-        text["audiobook_title"], text["audiobook_chapter_title"],
-        text["platform"], text["conn_country"], text["reason_start"], text["reason_end"],
-        flags["shuffle"], flags["skipped"], flags["offline"], offline_at,
-        flags["incognito_mode"], is_video,
-        personal["ip_addr"], personal["user_agent"], personal["username"],
+        *text,
+        *flags[:3], offline_at, flags[3], is_video,
+        *personal,
         "extended", "second", position, _extra_json(extra),
     )  # fmt: skip
 
@@ -179,26 +199,25 @@ def _episode_key(show: str | None, episode: str | None) -> str:
     return f"episode:{show or ''}{_SEP}{episode or ''}"
 
 
-def _classify(text: dict[str, str | None]) -> tuple[str, str, str | None]:
-    """(content_kind, content_key, name_key) of an extended record."""
-    if text["track_name"] or text["artist_name"]:
-        name_key = _music_key(text["artist_name"], text["track_name"])
-    elif text["episode_name"] or text["show_name"]:
-        name_key = _episode_key(text["show_name"], text["episode_name"])
-    elif text["audiobook_title"] or text["audiobook_chapter_title"]:
-        name_key = f"audiobook:{text['audiobook_title'] or ''}{_SEP}{text['audiobook_chapter_title'] or ''}"
+def _classify(text: tuple) -> tuple[str, str, str | None]:
+    """(content_kind, content_key, name_key) of an extended record's text fields."""
+    (track_uri, episode_uri, audiobook_uri, chapter_uri, track, artist, _album,
+     episode, show, audiobook, chapter) = text[:11]  # fmt: skip
+    if track or artist:
+        name_key = _music_key(artist, track)
+    elif episode or show:
+        name_key = _episode_key(show, episode)
+    elif audiobook or chapter:
+        name_key = f"audiobook:{audiobook or ''}{_SEP}{chapter or ''}"
     else:
         name_key = None
 
-    track_uri = text["spotify_track_uri"]
     if track_uri:
-        kind = "local" if track_uri.startswith("spotify:local:") else "track"
-        return kind, track_uri, name_key
-    if text["spotify_episode_uri"]:
-        return "episode", text["spotify_episode_uri"], name_key
-    audiobook_uri = text["audiobook_chapter_uri"] or text["audiobook_uri"]
-    if audiobook_uri:
-        return "audiobook", audiobook_uri, name_key
+        return ("local" if track_uri.startswith("spotify:local:") else "track"), track_uri, name_key
+    if episode_uri:
+        return "episode", episode_uri, name_key
+    if chapter_uri or audiobook_uri:
+        return "audiobook", chapter_uri or audiobook_uri, name_key
     if name_key is None:
         return "unknown", "", None
     # Names without a URI: a local file, or podcast/audiobook content with no id.
@@ -224,18 +243,29 @@ def _checked_text(value: Any, field: str) -> str | None:
         raise RecordError(f"field {field!r}: expected text", f"got {_type_name(value)}")
     if "\x00" in value:
         raise RecordError(f"field {field!r}: contains a NUL character")
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise RecordError(f"field {field!r}: invalid Unicode (lone surrogate)") from None
-    return value if value != "" else None
+    if not _clean(value):
+        raise RecordError(f"field {field!r}: invalid Unicode (lone surrogate)")
+    # Empty strings stay; the merge into staging turns them into NULL (sql/raw/merge_plays.sql).
+    return value
+
+
+def _clean(value: str) -> bool:
+    """No NUL (PostgreSQL text cannot hold it) and encodable as UTF-8 (no lone surrogates)."""
+    if "\x00" in value:
+        return False
+    if value.isascii():
+        return True
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _text(record: dict, names: tuple[str, ...]) -> str | None:
     for name in names:
         value = _checked_text(record.get(name), name)
-        if value is not None:
+        if value:
             return value
     return None
 
@@ -279,7 +309,11 @@ def _parse_ts(value: Any, field: str) -> datetime:
         raise RecordError(f"field {field!r}: unparseable timestamp", repr(value[:40])) from None
     if ts.tzinfo is None:
         ts = ts.replace(tzinfo=UTC)  # Spotify's times are UTC
-    return _in_range(ts.astimezone(UTC), field)
+    elif ts.tzinfo is not UTC:
+        ts = ts.astimezone(UTC)
+    if not EARLIEST_PLAY <= ts <= datetime.now(UTC) + CLOCK_SKEW:
+        raise RecordError(f"field {field!r}: outside 2006 .. now", ts.isoformat())
+    return ts
 
 
 def _parse_account_time(value: Any) -> datetime:
@@ -310,10 +344,10 @@ def _offline_at(value: Any, extra: dict) -> datetime | None:
         return None
 
 
-def _extra_json(extra: dict) -> str | None:
+def _extra_json(extra: dict) -> Jsonb | None:
     if not extra:
         return None
     text = record_as_text(extra)
     if "\\u0000" in text:  # jsonb cannot hold NUL
         raise RecordError("an unknown field contains a NUL character")
-    return text
+    return Jsonb(extra, dumps=lambda _: text)

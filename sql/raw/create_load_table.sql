@@ -1,5 +1,6 @@
 -- The per-connection table that one file's plays are COPYed into before the set-based merge.
--- Its columns are spotify_etl.export.records.COLUMNS, in that order.
+-- Its columns are spotify_etl.export.records.COLUMNS, in that order, with the types of
+-- spotify_etl.export.records.COLUMN_TYPES (binary COPY needs both to agree).
 CREATE TEMP TABLE IF NOT EXISTS load_plays (
     listener                 text,
     ts                       timestamptz,

@@ -11,10 +11,13 @@ INSERT INTO staging.streaming_history (
 )
 SELECT
     listener, ts, ms_played, content_kind, content_key, name_key,
-    spotify_track_uri, spotify_episode_uri, audiobook_uri, audiobook_chapter_uri,
-    track_name, artist_name, album_name, episode_name, show_name,
-    audiobook_title, audiobook_chapter_title,
-    platform, conn_country, reason_start, reason_end,
+    -- Spotify writes "" as often as null for an absent value; both are stored as NULL.
+    NULLIF(spotify_track_uri, ''), NULLIF(spotify_episode_uri, ''),
+    NULLIF(audiobook_uri, ''), NULLIF(audiobook_chapter_uri, ''),
+    NULLIF(track_name, ''), NULLIF(artist_name, ''), NULLIF(album_name, ''),
+    NULLIF(episode_name, ''), NULLIF(show_name, ''),
+    NULLIF(audiobook_title, ''), NULLIF(audiobook_chapter_title, ''),
+    NULLIF(platform, ''), NULLIF(conn_country, ''), NULLIF(reason_start, ''), NULLIF(reason_end, ''),
     shuffle, skipped, offline, offline_at, incognito_mode, is_video,
     ip_addr, user_agent, username,
     source_format, ts_precision, source_position, extra, %(source_file_id)s
