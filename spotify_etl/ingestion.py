@@ -262,6 +262,9 @@ def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
             outcome.stored = conn.execute(
                 load_sql("raw/merge_plays.sql"), {"source_file_id": staged.source_file_id}
             ).rowcount
+            # Computed by the server while the next file is parsed, not per record in Python.
+            outcome.first_ts, outcome.last_ts, months = conn.execute(load_sql("raw/load_table_span.sql")).fetchone()
+            outcome.months = set(months)
         outcome.rejected = len(staged.rejections)
         outcome.duplicates = outcome.records_read - outcome.rejected - outcome.stored
         if staged.rejections:
@@ -303,8 +306,6 @@ def _copy_records(
             is_video=recognised.is_video, keep_personal_data=keep_personal_data,
         )  # fmt: skip
 
-    first_ts = last_ts = None
-    months: set[tuple[int, int]] = set()
     position = -1
     with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as stream:
         copy.set_types(COLUMN_TYPES)
@@ -318,18 +319,10 @@ def _copy_records(
                     outcome.rejected_by_reason[exc.reason] += 1
                     continue
                 write_row(row)
-                ts = row[1]
-                months.add((ts.year, ts.month))
-                if first_ts is None or ts < first_ts:
-                    first_ts = ts
-                if last_ts is None or ts > last_ts:
-                    last_ts = ts
         except (ijson.JSONError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             outcome.status = "failed"
             outcome.error = f"not valid JSON after record {position + 1}: {exc}"
     outcome.records_read = position + 1
-    outcome.first_ts, outcome.last_ts = first_ts, last_ts
-    outcome.months = {f"{year:04d}-{month:02d}" for year, month in months}
 
 
 def _records(stream) -> Iterable:

@@ -127,22 +127,24 @@ def generate_plays(
     rng = random.Random(seed)
     catalog = Catalog(rng)
     end = end or datetime(2026, 10, 31, tzinfo=UTC)
-    # Plays run back to back within a session; breaks between sessions are long enough for
-    # the plays to span start..end (a play and its pause last ~170 s on average).
-    span = (end - start).total_seconds()
+    # Plays run back to back within a session; the breaks between sessions are sized, as we
+    # go, so that the plays end near `end`. A history too dense for start..end starts earlier.
+    start = min(start, end - timedelta(seconds=plays * 450))
     session_start_share = 0.08
-    mean_break = max(span / max(plays, 1) - 170, 60) / session_start_share
     ts = start
-    for _ in range(plays):
+    mean_play = 300.0
+    for index in range(plays):
         if rng.random() < session_start_share:
+            budget = (end - ts).total_seconds() / (plays - index)
+            mean_break = max(budget - mean_play, 1.0) / session_start_share
             ts += timedelta(seconds=rng.expovariate(1 / mean_break))
         is_podcast = rng.random() < podcast_share
         item = catalog.episode() if is_podcast else catalog.track()
         roll = rng.random()
         ms = item.duration_ms if roll < 0.6 else int(item.duration_ms * rng.random()) if roll < 0.85 else rng.randint(0, 9000)
-        ts += timedelta(milliseconds=ms + rng.randint(0, 4000))
-        if ts > end:
-            ts = end
+        step_ms = ms + rng.randint(0, 4000)
+        mean_play += (step_ms / 1000 - mean_play) / (index + 1)
+        ts += timedelta(milliseconds=step_ms)
         country = home_country if rng.random() < 0.93 else rng.choice(["JP", "US", "GB", "FR", "BR"])
         offline = rng.random() < 0.05
         skipped_known = ts < datetime(2015, 4, 13, tzinfo=UTC) or ts > datetime(2022, 10, 16, tzinfo=UTC)

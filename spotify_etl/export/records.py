@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -111,8 +112,7 @@ def normalise_extended(
         ms_played = _ms_played(ms_played, "ms_played")
     ts = _parse_ts(get("ts"), "ts")
 
-    unknown = record.keys() - _EXTENDED_KNOWN
-    extra = {key: record[key] for key in unknown} if unknown else {}
+    extra = {} if _EXTENDED_KNOWN.issuperset(record) else {k: v for k, v in record.items() if k not in _EXTENDED_KNOWN}
     offline_timestamp = get("offline_timestamp")
     offline_at = (
         None
@@ -292,8 +292,16 @@ def _ms_played(value: Any, field: str) -> int | None:
     return value
 
 
+def _latest_plausible(_cache: list = [0.0, EARLIEST_PLAY]) -> datetime:  # noqa: B006
+    """Now plus clock skew, recomputed at most once a minute (this runs once per record)."""
+    tick = time.monotonic()
+    if tick - _cache[0] > 60:
+        _cache[:] = [tick, datetime.now(UTC) + CLOCK_SKEW]
+    return _cache[1]
+
+
 def _in_range(ts: datetime, field: str) -> datetime:
-    if ts < EARLIEST_PLAY or ts > datetime.now(UTC) + CLOCK_SKEW:
+    if ts < EARLIEST_PLAY or ts > _latest_plausible():
         raise RecordError(f"field {field!r}: outside 2006 .. now", ts.isoformat())
     return ts
 
@@ -311,7 +319,7 @@ def _parse_ts(value: Any, field: str) -> datetime:
         ts = ts.replace(tzinfo=UTC)  # Spotify's times are UTC
     elif ts.tzinfo is not UTC:
         ts = ts.astimezone(UTC)
-    if not EARLIEST_PLAY <= ts <= datetime.now(UTC) + CLOCK_SKEW:
+    if not EARLIEST_PLAY <= ts <= _latest_plausible():
         raise RecordError(f"field {field!r}: outside 2006 .. now", ts.isoformat())
     return ts
 
