@@ -63,7 +63,7 @@ def _run(args: argparse.Namespace) -> int:
             month_to=args.month_to,
             enrich=not args.no_enrich,
         )
-    except Exception as exc:  # one line for the user; the run's log has the traceback
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the run's log has the traceback
         print(f"spotify-etl: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     print()

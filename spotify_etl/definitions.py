@@ -4,9 +4,11 @@ import os
 
 import dagster as dg
 
-from spotify_etl.assets import raw
+from spotify_etl.assets import dimensions, facts, raw, sessions
 from spotify_etl.jobs import full_load_job
 from spotify_etl.resources.warehouse import WarehouseResource
+
+_ASSET_MODULES = [raw, dimensions, sessions, facts]
 
 
 def _env_or_none(name: str) -> dg.EnvVar | None:
@@ -15,8 +17,8 @@ def _env_or_none(name: str) -> dg.EnvVar | None:
 
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([raw]),
-    asset_checks=dg.load_asset_checks_from_modules([raw]),
+    assets=dg.load_assets_from_modules(_ASSET_MODULES),
+    asset_checks=dg.load_asset_checks_from_modules(_ASSET_MODULES),
     jobs=[full_load_job],
     resources={
         "warehouse": WarehouseResource(

@@ -9,6 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from spotify_etl.definitions import defs
+from spotify_etl.partitions import monthly_partitions
 
 # Metadata shown in the closing table, in this order, when an asset reports it.
 _SUMMARY_KEYS = ("dagster/row_count", "records_read", "stored", "duplicates", "rejected", "files_failed")
@@ -32,6 +33,25 @@ class RunOutcome:
         for name, passed, severity in self.checks:
             lines.append(f"check {name}: {'passed' if passed else f'FAILED ({severity})'}")
         return "\n".join(lines)
+
+
+def month_range(month_from: str | None, month_to: str | None) -> tuple[str, str]:
+    """The monthly partition keys from `month_from` to `month_to` (YYYY-MM), default all."""
+    keys = monthly_partitions.get_partition_keys()
+    first = f"{month_from}-01" if month_from else keys[0]
+    last = f"{month_to}-01" if month_to else keys[-1]
+    for key in (first, last):
+        if key not in keys:
+            raise ValueError(f"month {key[:7]} is outside the partitions ({keys[0][:7]} .. {keys[-1][:7]})")
+    return first, last
+
+
+def _selection(enrich: bool) -> list[dg.AssetKey]:
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    if not enrich:
+        keys = {key for key in keys if graph.get(key).group_name != "enrichment"}
+    return sorted(keys, key=lambda key: key.to_user_string())
 
 
 def _root_cause(error) -> str:
@@ -58,13 +78,26 @@ def run_pipeline(
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if raw_dir is not None:
         run_config["ops"] = {"raw_plays": {"config": {"raw_dir": str(Path(raw_dir).resolve())}}}
-    result = job.execute_in_process(run_config=run_config, instance=instance, raise_on_error=False)
+    first, last = month_range(month_from, month_to)
+    result = job.execute_in_process(
+        run_config=run_config,
+        instance=instance,
+        raise_on_error=False,
+        asset_selection=_selection(enrich),
+        # One run over the whole range: the facts' BackfillPolicy.single_run() loads it at once.
+        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+    )
 
     outcome = RunOutcome(result.run_id, result.success, None)
+    # A run over many months reports one materialization per month; the table shows each
+    # asset once, with its last report (its metadata describes the whole run).
+    latest: dict[str, dict] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.step_materialization_data.materialization
-        metadata = {key: _value(value) for key, value in materialization.metadata.items()}
-        outcome.materializations.append((materialization.asset_key.to_user_string(), metadata))
+        latest[materialization.asset_key.to_user_string()] = {
+            key: _value(value) for key, value in materialization.metadata.items()
+        }
+    outcome.materializations = list(latest.items())
     for evaluation in result.get_asset_check_evaluations():
         outcome.checks.append((evaluation.check_name, evaluation.passed, evaluation.severity.value))
     if not result.success:

@@ -41,7 +41,7 @@ class Settings:
     home: Path
     raw_dir: Path
     database_url: str | None
-    timezone: str
+    timezone_setting: str | None  # SPOTIFY_ETL_TIMEZONE; unset = derived from the plays
     market: str | None
     keep_personal_data: bool
 
@@ -57,7 +57,7 @@ def load_settings() -> Settings:
         home=home,
         raw_dir=Path(_env("SPOTIFY_ETL_RAW_DIR", "data/raw")).expanduser().resolve(),
         database_url=_env("SPOTIFY_ETL_DATABASE_URL"),
-        timezone=_env("SPOTIFY_ETL_TIMEZONE", "UTC"),
+        timezone_setting=_env("SPOTIFY_ETL_TIMEZONE"),
         market=_env("SPOTIFY_MARKET"),
         keep_personal_data=_flag("SPOTIFY_ETL_KEEP_PERSONAL_DATA"),
     )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Optional
 
 import psycopg
+from psycopg import sql
 from dagster import ConfigurableResource, InitResourceContext
 from pydantic import Field
 from sqlalchemy.engine import make_url
@@ -17,6 +18,7 @@ from sqlalchemy.engine import make_url
 from spotify_etl.resources.embedded_postgres import start_embedded_server
 from spotify_etl.resources.migrations import apply_migrations
 from spotify_etl.settings import load_settings
+from spotify_etl.sql_files import load_sql
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,17 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL sqlalchemy understands: show nothing of it
         return "<database url>"
+
+
+def execute_sql_file(conn: psycopg.Connection, relative_path: str, params: Optional[dict] = None) -> None:
+    """Run a file of `sql/`, which may hold several statements. With parameters, they are
+    bound client-side (properly quoted by psycopg): the server's prepared statements take
+    one command only."""
+    if params is None:
+        conn.execute(load_sql(relative_path))
+        return
+    with psycopg.ClientCursor(conn) as cursor:
+        cursor.execute(load_sql(relative_path), params)
 
 
 class WarehouseResource(ConfigurableResource):
@@ -73,6 +86,18 @@ class WarehouseResource(ConfigurableResource):
     @property
     def is_embedded(self) -> bool:
         return not self.database_url
+
+    def run_sql_file(self, relative_path: str, params: Optional[dict] = None) -> None:
+        """Run one SQL file of `sql/` in one transaction."""
+        with self.connect() as conn:
+            execute_sql_file(conn, relative_path, params)
+
+    def row_count(self, table: str) -> int:
+        schema, name = table.split(".")
+        with self.connect() as conn:
+            return conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
+            ).fetchone()[0]
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:

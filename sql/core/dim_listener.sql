@@ -1,0 +1,16 @@
+-- Each listener's home: the most frequent conn_country and its time zone, unless the
+-- configured home zone (%(home_time_zone)s) says otherwise.
+INSERT INTO core.dim_listener (listener, home_country, home_time_zone)
+SELECT listeners.listener, top.conn_country,
+       coalesce(%(home_time_zone)s, ct.timezone, 'UTC')
+FROM (SELECT DISTINCT listener FROM staging.streaming_history) AS listeners
+LEFT JOIN LATERAL (
+    SELECT conn_country FROM staging.streaming_history AS s
+    WHERE s.listener = listeners.listener AND conn_country IS NOT NULL
+    GROUP BY conn_country ORDER BY count(*) DESC, conn_country LIMIT 1
+) AS top ON true
+LEFT JOIN etl_internal.country_timezone AS ct ON ct.country_code = top.conn_country
+ON CONFLICT (listener) DO UPDATE
+SET home_country = excluded.home_country, home_time_zone = excluded.home_time_zone
+WHERE (core.dim_listener.home_country, core.dim_listener.home_time_zone)
+      IS DISTINCT FROM (excluded.home_country, excluded.home_time_zone);
