@@ -9,6 +9,8 @@ from spotify_etl.jobs import full_load_job
 from spotify_etl.resources.warehouse import WarehouseResource
 
 _ASSET_MODULES = [raw, dimensions, sessions, facts]
+all_assets = dg.load_assets_from_modules(_ASSET_MODULES)
+all_asset_checks = dg.load_asset_checks_from_modules(_ASSET_MODULES)
 
 
 def _env_or_none(name: str) -> dg.EnvVar | None:
@@ -17,8 +19,8 @@ def _env_or_none(name: str) -> dg.EnvVar | None:
 
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules(_ASSET_MODULES),
-    asset_checks=dg.load_asset_checks_from_modules(_ASSET_MODULES),
+    assets=all_assets,
+    asset_checks=all_asset_checks,
     jobs=[full_load_job],
     resources={
         "warehouse": WarehouseResource(

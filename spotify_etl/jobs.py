@@ -2,12 +2,9 @@
 
 import dagster as dg
 
-from spotify_etl.partitions import monthly_partitions
-
 full_load_job = dg.define_asset_job(
     name="full_load",
     selection=dg.AssetSelection.all(),
-    partitions_def=monthly_partitions,
     description=(
         "Ingest every export under the raw directory and build everything downstream. "
         "Launch it over all months (or a range) as one run."
