@@ -6,7 +6,9 @@ Generates N plays as a realistic export (~16k records a file), then times, each 
 process on a fresh database of the same server:
   floor   parse (ijson) + COPY of the same records into a narrow typed table, no dedup;
   ingest  spotify_etl's ingestion: recognise, hash, normalise, COPY, set-based dedup merge;
-  reload  the same ingestion again on the loaded warehouse (every file unchanged).
+  reload  the same ingestion again on the loaded warehouse (every file unchanged);
+  transform  every dimension, the sessions and both facts over all months, through Dagster;
+  reload_month  the busiest month of both facts again (delete + insert), through Dagster.
 and prints plays/s and peak RSS of each. The goal: ingest <= 2x the floor's time, peak RSS
 <= 300 MB at 1M plays. Without --database-url an embedded server is started under
 bench/out/. Figures are written up in docs/benchmarks.md.
@@ -80,7 +82,59 @@ def phase_ingest(url: str, raw_dir: Path) -> dict:
     }
 
 
-PHASES = {"floor": phase_floor, "ingest": phase_ingest, "reload": phase_ingest}
+def _materialize(url: str, selection: list[str], months: tuple[str, str]):
+    import dagster as dg
+
+    from spotify_etl.definitions import all_asset_checks, all_assets
+    from spotify_etl.resources.warehouse import WarehouseResource
+
+    result = dg.materialize(
+        [*all_assets, *all_asset_checks],
+        selection=selection,
+        resources={"warehouse": WarehouseResource(database_url=url)},
+        tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]},
+    )
+    assert result.success
+
+
+def phase_transform(url: str, raw_dir: Path) -> dict:
+    """Every dimension, the sessions and both facts over all months, from staging."""
+    from spotify_etl.partitions import monthly_partitions
+
+    keys = monthly_partitions.get_partition_keys()
+    core = ["dim_date", "dim_time", "dim_reason", "dim_platform", "dim_listener", "dim_artist",
+            "dim_track", "dim_podcast", "dim_episode", "fact_listening_sessions",
+            "fact_tracks_history", "fact_podcasts_history"]  # fmt: skip
+    started = time.perf_counter()
+    _materialize(url, core, (keys[0], keys[-1]))
+    seconds = time.perf_counter() - started
+    with psycopg.connect(url) as conn:
+        facts = conn.execute(
+            "SELECT (SELECT count(*) FROM core.fact_tracks_history) + (SELECT count(*) FROM core.fact_podcasts_history)"
+        ).fetchone()[0]
+    return {"records": facts, "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+def phase_reload_month(url: str, raw_dir: Path) -> dict:
+    """Reload the busiest month of both facts (delete + insert from staging)."""
+    with psycopg.connect(url) as conn:
+        month, plays = conn.execute(
+            "SELECT to_char(date_trunc('month', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), count(*)"
+            " FROM staging.streaming_history GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+        ).fetchone()
+    started = time.perf_counter()
+    _materialize(url, ["fact_tracks_history", "fact_podcasts_history"], (month, month))
+    seconds = time.perf_counter() - started
+    return {"records": plays, "seconds": seconds, "peak_rss_mb": _peak_rss_mb(), "month": month[:7]}
+
+
+PHASES = {
+    "floor": phase_floor,
+    "ingest": phase_ingest,
+    "reload": phase_ingest,
+    "transform": phase_transform,
+    "reload_month": phase_reload_month,
+}
 
 
 def _run_phase(name: str, url: str, raw_dir: Path) -> dict:
@@ -152,15 +206,18 @@ def main() -> None:
     ingest_db = _fresh_database(server_url)
     results["ingest"] = _run_phase("ingest", ingest_db, raw_dir)
     results["reload"] = _run_phase("reload", ingest_db, raw_dir)
+    results["transform"] = _run_phase("transform", ingest_db, raw_dir)
+    results["reload_month"] = _run_phase("reload_month", ingest_db, raw_dir)
     _drop_database(server_url, ingest_db)
 
     with psycopg.connect(server_url) as conn:
         version = conn.execute("SHOW server_version").fetchone()[0]
     print(f"\n{args.plays:,} plays in {size_mb:.0f} MB of JSON; PostgreSQL {version}")
-    print(f"{'phase':<8} {'records':>10} {'seconds':>8} {'plays/s':>9} {'peak RSS MB':>12}")
+    print(f"{'phase':<13} {'records':>10} {'seconds':>8} {'plays/s':>9} {'peak RSS MB':>12}")
     for name, r in results.items():
         rate = r["records"] / r["seconds"] if r["records"] else 0
-        print(f"{name:<8} {r['records']:>10,} {r['seconds']:>8.1f} {rate:>9,.0f} {r['peak_rss_mb']:>12.0f}")
+        label = f"{name} {r['month']}" if "month" in r else name
+        print(f"{label:<13} {r['records']:>10,} {r['seconds']:>8.1f} {rate:>9,.0f} {r['peak_rss_mb']:>12.0f}")
     ratio = results["ingest"]["seconds"] / results["floor"]["seconds"]
     print(f"\ningest / floor time: {ratio:.2f}x (goal <= 2x); "
           f"ingest stored {results['ingest']['stored']:,}, duplicates {results['ingest']['duplicates']:,}")  # fmt: skip

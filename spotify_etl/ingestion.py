@@ -185,6 +185,10 @@ def ingest_raw_dir(
         report.account_twins = _drop_account_twins(
             first, {o.listener for o in outcomes if o.status != "unchanged"}
         )
+        if any(o.status != "unchanged" for o in outcomes):
+            # Fresh statistics: the transforms that follow join this table and need a good plan.
+            first.execute("ANALYZE staging.streaming_history")
+            first.commit()
     for outcome in report.failed:
         log.error("%s: %s", outcome.path, outcome.error)
     return report

@@ -18,3 +18,6 @@ FROM (SELECT min(ts AT TIME ZONE 'UTC')::date - 1 AS first_day,
      generate_series(span.first_day, span.last_day, interval '1 day') AS d
 WHERE span.first_day IS NOT NULL
 ON CONFLICT (date_id) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_date;

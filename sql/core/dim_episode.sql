@@ -10,3 +10,6 @@ LEFT JOIN core.dim_podcast AS p ON p.podcast_key = 'name:' || s.show_name
 WHERE s.content_kind = 'episode'
 ORDER BY s.content_key, s.ts DESC
 ON CONFLICT (episode_key) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_episode;

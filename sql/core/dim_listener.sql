@@ -14,3 +14,6 @@ ON CONFLICT (listener) DO UPDATE
 SET home_country = excluded.home_country, home_time_zone = excluded.home_time_zone
 WHERE (core.dim_listener.home_country, core.dim_listener.home_time_zone)
       IS DISTINCT FROM (excluded.home_country, excluded.home_time_zone);
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_listener;

@@ -16,3 +16,6 @@ SELECT p,
        END
 FROM (SELECT DISTINCT platform AS p FROM staging.streaming_history WHERE platform IS NOT NULL) AS raw
 ON CONFLICT (platform) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_platform;

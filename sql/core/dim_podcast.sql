@@ -4,3 +4,6 @@ SELECT DISTINCT 'name:' || show_name, show_name
 FROM staging.streaming_history
 WHERE content_kind = 'episode' AND show_name IS NOT NULL
 ON CONFLICT (podcast_key) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_podcast;

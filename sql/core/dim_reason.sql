@@ -28,3 +28,6 @@ FROM staging.streaming_history,
      LATERAL (VALUES (reason_start), (reason_end)) AS r(code)
 WHERE code IS NOT NULL
 ON CONFLICT (reason_code) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_reason;

@@ -5,3 +5,6 @@ SELECT h * 100 + m, h, m,
             WHEN h < 18 THEN 'afternoon' ELSE 'evening' END
 FROM generate_series(0, 23) AS h, generate_series(0, 59) AS m
 ON CONFLICT (time_id) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_time;

@@ -14,3 +14,6 @@ LEFT JOIN core.dim_artist AS a ON a.artist_key = 'name:' || s.artist_name
 WHERE s.content_kind IN ('track', 'local')
 ORDER BY s.content_key, s.ts DESC
 ON CONFLICT (track_key) DO NOTHING;
+
+-- Fresh statistics, so that the fact loads join it with a sensible plan.
+ANALYZE core.dim_track;

@@ -36,3 +36,7 @@ SELECT session_id, listener, min(started), max(ts), count(*),
             ELSE 'marathon' END
 FROM session_plays
 GROUP BY session_id, listener;
+
+-- Fresh statistics for the fact loads that join these.
+ANALYZE core.play_session;
+ANALYZE core.fact_listening_sessions;
