@@ -142,7 +142,7 @@ def test_sessions_split_at_the_gap(conn, warehouse, raw_dir) -> None:
     assert sessions[0][1:3] == ("2024-02-01 10:00:00+00", "2024-02-01 10:38:00+00")
     assert sessions[1][3] == 23  # 3 + 20 minutes
     assert [s[4] for s in sessions] == ["medium", "medium"]
-    session_of = dict(rows(conn, "SELECT ts::text, session_id FROM core.fact_tracks_history"))
+    session_of = dict(rows(conn, "SELECT ts::text, session_id FROM core.fact_tracks_history ORDER BY ts"))
     assert len({session_of[t] for t in list(session_of)[:3]}) == 1
     podcast_session = conn.execute("SELECT session_id FROM core.fact_podcasts_history").fetchone()[0]
     assert podcast_session == session_of["2024-02-01 11:12:00+00"]
