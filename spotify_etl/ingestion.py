@@ -21,9 +21,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import IO
 
 import ijson
 import psycopg
@@ -121,12 +122,28 @@ class IngestReport:
         return set().union(*(f.months for f in self.files if f.status != "unchanged"))
 
 
+class _HashingReader:
+    """A binary stream that hashes what is read through it, so a file is read once."""
+
+    def __init__(self, stream: IO[bytes]):
+        self._stream = stream
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self.digest.update(chunk)
+        return chunk
+
+    def finish(self) -> str:
+        """Hash the rest (after a parse error or trailing bytes) and return the hex digest."""
+        while chunk := self._stream.read(_HASH_CHUNK):
+            self.digest.update(chunk)
+        return self.digest.hexdigest()
+
+
 def sha256_of(export_file: ExportFile) -> str:
-    digest = hashlib.sha256()
     with export_file.open() as stream:
-        while chunk := stream.read(_HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+        return _HashingReader(stream).finish()
 
 
 def ingest_raw_dir(
@@ -213,7 +230,7 @@ class _StagedFile:
 
     outcome: FileOutcome
     source_file_id: int = 0
-    rejections: list[tuple[int, int, str, str]] = field(default_factory=list)
+    rejections: list[tuple[int, str, str]] = field(default_factory=list)  # position, reason, record
 
 
 def _stage_file(
@@ -224,27 +241,34 @@ def _stage_file(
     seen: dict[tuple[str, str], str],
 ) -> _StagedFile:
     """Open the file's transaction and COPY its records into the load table, unless this
-    listener already has its content."""
-    sha256 = sha256_of(export_file)
+    listener already has its content. The file is hashed while it is parsed; one whose path,
+    size and modification time are already recorded is not read at all."""
     outcome = FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded")
-    key = (export_file.listener, sha256)
-    previous = seen.get(key) or _loaded_path(conn, key)
-    if previous:
-        outcome.status, outcome.same_as = "unchanged", previous
+    modified_at = datetime.fromtimestamp(export_file.mtime, UTC)
+    if conn.execute(load_sql("raw/file_unchanged.sql"), (export_file.listener, export_file.path, export_file.size, modified_at)).fetchone():
+        conn.rollback()
+        outcome.status, outcome.same_as = "unchanged", export_file.path
         return _StagedFile(outcome)
-    seen[key] = export_file.path
 
     conn.execute(load_sql("raw/create_load_table.sql"))
     staged = _StagedFile(outcome)
-    staged.source_file_id = conn.execute(
-        "INSERT INTO etl_internal.source_files (listener, path, sha256, size_bytes, kind, status)"
-        " VALUES (%s, %s, %s, %s, %s, 'loaded') RETURNING source_file_id",
-        (export_file.listener, export_file.path, sha256, export_file.size, outcome.kind),
-    ).fetchone()[0]
     if recognised.error:
         outcome.status, outcome.error = "failed", recognised.error
+        sha256 = sha256_of(export_file)
     else:
-        _copy_records(conn, export_file, recognised, keep_personal_data, staged)
+        sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged)
+
+    key = (export_file.listener, sha256)
+    previous = seen.get(key) or _loaded_path(conn, key)
+    if previous:  # the same content under another name (a zip and its unpacked copy)
+        conn.rollback()
+        return _StagedFile(FileOutcome(export_file.path, export_file.listener, outcome.kind, "unchanged", same_as=previous))
+    seen[key] = export_file.path
+    staged.source_file_id = conn.execute(
+        "INSERT INTO etl_internal.source_files (listener, path, sha256, size_bytes, modified_at, kind, status)"
+        " VALUES (%s, %s, %s, %s, %s, %s, 'loaded') RETURNING source_file_id",
+        (export_file.listener, export_file.path, sha256, export_file.size, modified_at, outcome.kind),
+    ).fetchone()[0]
     return staged
 
 
@@ -252,10 +276,7 @@ def _loaded_path(conn: psycopg.Connection, key: tuple[str, str]) -> str | None:
     row = conn.execute(
         "SELECT path FROM etl_internal.source_files WHERE listener = %s AND sha256 = %s", key
     ).fetchone()
-    if row is None:
-        return None
-    conn.rollback()
-    return row[0]
+    return row[0] if row else None
 
 
 def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
@@ -274,7 +295,7 @@ def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
         if staged.rejections:
             with conn.cursor().copy(_COPY_REJECTED) as copy:
                 for row in staged.rejections:
-                    copy.write_row(row)
+                    copy.write_row((staged.source_file_id, *row))
         conn.execute(
             "UPDATE etl_internal.source_files SET status = %s, error = %s, records_read = %s,"
             " stored = %s, duplicates = %s, rejected = %s, first_ts = %s, last_ts = %s"
@@ -297,8 +318,9 @@ def _copy_records(
     recognised: Recognised,
     keep_personal_data: bool,
     staged: _StagedFile,
-) -> None:
-    """Stream the file's records into the load table; note rejections and a parse error."""
+) -> str:
+    """Stream the file's records into the load table; note rejections and a parse error.
+    Returns the file's sha256."""
     listener, outcome, rejections = export_file.listener, staged.outcome, staged.rejections
     if recognised.kind == ACCOUNT_MUSIC:
         normalise = partial(normalise_account_music, listener=listener)
@@ -311,22 +333,25 @@ def _copy_records(
         )  # fmt: skip
 
     position = -1
-    with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as stream:
+    with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as raw_stream:
         copy.set_types(COLUMN_TYPES)
         write_row = copy.write_row
+        stream = _HashingReader(raw_stream)
         try:
             for position, record in enumerate(_records(stream)):
                 try:
                     row = normalise(record, position=position)
                 except RecordError as exc:
-                    rejections.append((staged.source_file_id, position, str(exc), record_as_text(record)))
+                    rejections.append((position, str(exc), record_as_text(record)))
                     outcome.rejected_by_reason[exc.reason] += 1
                     continue
                 write_row(row)
         except (ijson.JSONError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             outcome.status = "failed"
             outcome.error = f"not valid JSON after record {position + 1}: {exc}"
+        sha256 = stream.finish()
     outcome.records_read = position + 1
+    return sha256
 
 
 def _records(stream) -> Iterable:

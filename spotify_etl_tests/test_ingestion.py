@@ -350,3 +350,22 @@ def test_report_lists_the_months_of_new_plays(conn, warehouse, raw_dir) -> None:
 
 def test_track_uri_helper_is_valid_shape() -> None:
     assert len(track_uri(5).split(":")[2]) == 22
+
+
+def test_touched_file_is_recognised_by_content_and_changed_file_is_read_again(conn, warehouse, raw_dir) -> None:
+    import os
+
+    path = write_json(raw_dir / "Streaming_History_Audio_2023_0.json", [play("2023-01-01T00:00:00Z")])
+    load(warehouse, raw_dir)
+    # Same path, size and time: not even opened.
+    assert [(f.status, f.same_as) for f in load(warehouse, raw_dir).files] == [("unchanged", path.name)]
+    # Touched: read again, found identical by its sha256, nothing stored.
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
+    touched = load(warehouse, raw_dir)
+    assert [(f.status, f.same_as) for f in touched.files] == [("unchanged", path.name)]
+    assert scalar(conn, "SELECT count(*) FROM etl_internal.source_files") == 1
+    # Changed: loaded; the play already stored counts as a duplicate.
+    write_json(path, [play("2023-01-01T00:00:00Z", uri=scalar(conn, "SELECT spotify_track_uri FROM staging.streaming_history")),
+                      play("2023-01-02T00:00:00Z")])  # fmt: skip
+    changed = load(warehouse, raw_dir)
+    assert (changed.stored, changed.duplicates) == (1, 1)

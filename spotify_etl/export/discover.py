@@ -57,6 +57,8 @@ class ExportFile:
     listener: str
     size: int
     opener: Callable[[], IO[bytes]] = field(repr=False, compare=False)
+    # Seconds since the epoch: the file's, or for a zip member the archive's and its own.
+    mtime: float = 0.0
 
     @property
     def name(self) -> str:
@@ -105,7 +107,8 @@ def discover(raw_dir: Path) -> tuple[list[ExportFile], list[IgnoredFile]]:
         listener = listener_for(relative)
         suffix = path.suffix.lower()
         if suffix == ".json":
-            files.append(ExportFile(str(relative), listener, path.stat().st_size, _file_opener(path)))
+            stat = path.stat()
+            files.append(ExportFile(str(relative), listener, stat.st_size, _file_opener(path), stat.st_mtime))
         elif suffix == ".zip":
             found, skipped = _zip_members(path, relative, listener)
             files.extend(found)
@@ -142,6 +145,7 @@ def _zip_members(
     files: list[ExportFile] = []
     ignored: list[IgnoredFile] = []
     try:
+        archive_mtime = archive.stat().st_mtime
         with zipfile.ZipFile(archive) as zf:
             infos = sorted(zf.infolist(), key=lambda info: info.filename)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -154,7 +158,9 @@ def _zip_members(
         if any(part.startswith(".") or part == "__MACOSX" for part in member.parts):
             continue
         if member.suffix.lower() == ".json":
-            files.append(ExportFile(display, listener, info.file_size, _zip_opener(archive, info.filename)))
+            files.append(
+                ExportFile(display, listener, info.file_size, _zip_opener(archive, info.filename), archive_mtime)
+            )
         else:
             ignored.append(IgnoredFile(display, _not_json_reason(member.suffix.lower())))
     return files, ignored

@@ -7,6 +7,8 @@ CREATE TABLE etl_internal.source_files (
     path            text        NOT NULL,
     sha256          text        NOT NULL,
     size_bytes      bigint      NOT NULL,
+    -- With path and size, tells an unchanged file without reading it.
+    modified_at     timestamptz,
     kind            text        NOT NULL,
     status          text        NOT NULL CHECK (status IN ('loaded', 'failed')),
     error           text,
@@ -19,6 +21,7 @@ CREATE TABLE etl_internal.source_files (
     loaded_at       timestamptz NOT NULL DEFAULT now(),
     -- Identical content is read once per listener, wherever it lies (zip and unpacked copy).
     UNIQUE (listener, sha256),
+    UNIQUE (listener, path, size_bytes, modified_at),
     -- Every record read is accounted for.
     CHECK (records_read = stored + duplicates + rejected)
 );
