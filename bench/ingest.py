@@ -86,12 +86,13 @@ def _materialize(url: str, selection: list[str], months: tuple[str, str]):
     import dagster as dg
 
     from spotify_etl.definitions import all_asset_checks, all_assets
+    from spotify_etl.resources.spotify import SpotifyResource
     from spotify_etl.resources.warehouse import WarehouseResource
 
     result = dg.materialize(
         [*all_assets, *all_asset_checks],
         selection=selection,
-        resources={"warehouse": WarehouseResource(database_url=url)},
+        resources={"warehouse": WarehouseResource(database_url=url), "spotify": SpotifyResource()},
         tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]},
     )
     assert result.success

@@ -4,11 +4,13 @@ import os
 
 import dagster as dg
 
-from spotify_etl.assets import dimensions, facts, raw, sessions
+from spotify_etl.assets import dimensions, enrichment, facts, raw, sessions
 from spotify_etl.jobs import full_load_job
+from spotify_etl.resources.spotify import SpotifyResource
 from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.settings import DEFAULT_API_URL, DEFAULT_TOKEN_URL
 
-_ASSET_MODULES = [raw, dimensions, sessions, facts]
+_ASSET_MODULES = [raw, enrichment, dimensions, sessions, facts]
 all_assets = dg.load_assets_from_modules(_ASSET_MODULES)
 all_asset_checks = dg.load_asset_checks_from_modules(_ASSET_MODULES)
 
@@ -26,6 +28,12 @@ defs = dg.Definitions(
         "warehouse": WarehouseResource(
             database_url=_env_or_none("SPOTIFY_ETL_DATABASE_URL"),
             home=_env_or_none("SPOTIFY_ETL_HOME"),
+        ),
+        "spotify": SpotifyResource(
+            client_id=_env_or_none("SPOTIPY_CLIENT_ID"),
+            client_secret=_env_or_none("SPOTIPY_CLIENT_SECRET"),
+            api_url=os.environ.get("SPOTIFY_API_URL") or DEFAULT_API_URL,
+            token_url=os.environ.get("SPOTIFY_TOKEN_URL") or DEFAULT_TOKEN_URL,
         ),
     },
 )

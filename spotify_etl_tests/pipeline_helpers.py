@@ -8,6 +8,7 @@ import dagster as dg
 
 from spotify_etl.definitions import all_asset_checks, all_assets
 from spotify_etl.partitions import monthly_partitions
+from spotify_etl.resources.spotify import SpotifyResource
 from spotify_etl.resources.warehouse import WarehouseResource
 
 ALL_MONTHS = (monthly_partitions.get_partition_keys()[0], monthly_partitions.get_partition_keys()[-1])
@@ -20,6 +21,7 @@ def materialize_all(
     months: tuple[str, str] = ALL_MONTHS,
     selection: list[str] | None = None,
     run_config: dict | None = None,
+    spotify: SpotifyResource | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run of the graph (or `selection`) over the month range, as the CLI does it."""
     config = {"ops": {"raw_plays": {"config": {"raw_dir": str(raw_dir)}}}}
@@ -31,7 +33,7 @@ def materialize_all(
         [*all_assets, *all_asset_checks],
         selection=selection,
         run_config=config,
-        resources={"warehouse": warehouse},
+        resources={"warehouse": warehouse, "spotify": spotify or SpotifyResource()},
         tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]},
         raise_on_error=False,
     )

@@ -27,10 +27,10 @@ DIMENSIONS = (
     DimensionSpec("dim_time", "The 1,440 minutes of a day (HHMM) and their part of the day."),
     DimensionSpec("dim_reason", "Known reason_start/reason_end vocabulary with descriptions and groups, plus any new value met."),
     DimensionSpec("dim_platform", "Raw platform strings and their device family (android, ios, desktop-*, web, cast/TV, speaker/partner, car, other)."),
-    DimensionSpec("dim_artist", "Artists: named by the export first, keyed by Spotify URI once enriched."),
-    DimensionSpec("dim_track", "Tracks (with album columns) keyed by URI, or by names for local files and account data.", ("dim_artist",)),
-    DimensionSpec("dim_podcast", "Podcasts (shows): named by the export first, keyed by URI once enriched."),
-    DimensionSpec("dim_episode", "Podcast episodes keyed by URI, with their show.", ("dim_podcast",)),
+    DimensionSpec("dim_artist", "Artists: named by the export first, keyed by Spotify URI once enriched.", ("enriched_tracks", "enriched_artists")),
+    DimensionSpec("dim_track", "Tracks (with album columns, and core.bridge_track_artist for every artist once enriched) keyed by URI, or by names for local files and account data.", ("dim_artist", "enriched_tracks")),
+    DimensionSpec("dim_podcast", "Podcasts (shows): named by the export first, keyed by URI once enriched.", ("enriched_episodes", "enriched_podcasts")),
+    DimensionSpec("dim_episode", "Podcast episodes keyed by URI, with their show.", ("dim_podcast", "enriched_episodes")),
 )  # fmt: skip
 
 

@@ -5,5 +5,25 @@ FROM staging.streaming_history
 WHERE content_kind = 'episode' AND show_name IS NOT NULL
 ON CONFLICT (podcast_key) DO NOTHING;
 
+
+-- Shows the API knows (from fetched episodes, then their own responses), keyed by URI.
+INSERT INTO core.dim_podcast (podcast_key, spotify_podcast_uri, podcast_name)
+SELECT DISTINCT ON (e.raw_data -> 'show' ->> 'uri') e.raw_data -> 'show' ->> 'uri', e.raw_data -> 'show' ->> 'uri',
+       e.raw_data -> 'show' ->> 'name'
+FROM staging.spotify_episode_data AS e
+WHERE e.raw_data -> 'show' ->> 'uri' IS NOT NULL AND e.raw_data -> 'show' ->> 'name' IS NOT NULL
+ORDER BY e.raw_data -> 'show' ->> 'uri'
+ON CONFLICT DO NOTHING;
+
+UPDATE core.dim_podcast AS d
+SET podcast_name = coalesce(c.raw_data ->> 'name', d.podcast_name),
+    description = c.raw_data ->> 'description',
+    image_url = c.raw_data -> 'images' -> 0 ->> 'url',
+    total_episodes = (c.raw_data ->> 'total_episodes')::integer,
+    enriched_at = c.fetched_at
+FROM staging.spotify_podcast_data AS c
+WHERE d.spotify_podcast_uri = c.spotify_podcast_uri
+  AND d.enriched_at IS DISTINCT FROM c.fetched_at;
+
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
 ANALYZE core.dim_podcast;

@@ -1,0 +1,7 @@
+-- Keep a podcast response; an id that failed before and now answers is no longer failed.
+WITH stored AS (
+    INSERT INTO staging.spotify_podcast_data (spotify_podcast_uri, raw_data)
+    VALUES (%(uri)s, %(raw)s)
+    ON CONFLICT (spotify_podcast_uri) DO NOTHING
+)
+DELETE FROM etl_internal.failed_uris WHERE uri = %(uri)s;
