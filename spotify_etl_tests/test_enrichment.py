@@ -280,3 +280,15 @@ def test_full_pipeline_enriches_the_dimensions(conn, warehouse, raw_dir, server)
     assert episode == (1_800_000, "The Show", 10)
     # Percent played uses the enriched duration.
     assert conn.execute("SELECT count(*) FROM core.fact_tracks_history WHERE percent_played IS NOT NULL").fetchone()[0] == 21
+
+
+def test_token_is_cached_in_memory_only(conn, warehouse, raw_dir, server, tmp_path, monkeypatch) -> None:
+    catalog_with_plays(server, raw_dir, tracks=2, episodes=0)
+    ingest_raw_dir(warehouse.url(), raw_dir)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    client = resource(server).client()
+    assert enrich(conn, client, TRACKS).fetched == 2
+    assert server.sim.tokens_issued == 1  # one token for the whole run
+    assert list(workdir.iterdir()) == []  # spotipy's default would write a .cache file here
