@@ -14,6 +14,8 @@ SECTIONS = (
     ("Plays", "status/plays_by_kind.sql"),
     ("Files loaded", "status/source_files.sql"),
     ("Rejected records", "status/rejections.sql"),
+    ("Enrichment", "status/enrichment.sql"),
+    ("Failed URIs", "status/failed_uris.sql"),
 )
 
 
