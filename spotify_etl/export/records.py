@@ -12,6 +12,7 @@ import json
 import math
 import time
 from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
 from typing import Any
 
 from psycopg.types.json import Jsonb
@@ -79,8 +80,6 @@ _EXTENDED_KNOWN = frozenset(
     {"ts", "ms_played", "offline_timestamp", *_EXTENDED_TEXT, *_EXTENDED_BOOL}
     | {name for names in _PERSONAL.values() for name in names}
 )
-_ACCOUNT_MUSIC_KNOWN = frozenset({"endTime", "msPlayed", "artistName", "trackName"})
-_ACCOUNT_PODCAST_KNOWN = frozenset({"endTime", "msPlayed", "podcastName", "episodeName"})
 
 _TEXT_TYPES = frozenset({str, type(None)})
 _BOOL_TYPES = frozenset({bool, type(None)})
@@ -136,41 +135,34 @@ def normalise_extended(
 
 def normalise_account_music(record: Any, *, listener: str, position: int) -> tuple:
     """A record of account data music history (`StreamingHistory_music_*`)."""
-    if not isinstance(record, dict):
-        raise RecordError("not an object", _type_name(record))
-    ts = _parse_account_time(record.get("endTime"))
-    ms_played = _ms_played(record.get("msPlayed"), "msPlayed")
-    artist = _text(record, ("artistName",))
-    track = _text(record, ("trackName",))
-    name_key = _music_key(artist, track) if (artist or track) else None
-    kind = "track" if name_key else "unknown"
-    extra = {key: value for key, value in record.items() if key not in _ACCOUNT_MUSIC_KNOWN}
-    return (
-        listener, ts, ms_played, kind, name_key or "", name_key,
-        None, None, None, None,
-        track, artist, None, None, None, None, None,
-        None, None, None, None,
-        None, None, None, None, None, False,
-        None, None, None,
-        "account", "minute", position, _extra_json(extra),
-    )  # fmt: skip
+    return _normalise_account(record, listener, position, "artistName", "trackName", _music_key, "track")
 
 
 def normalise_account_podcast(record: Any, *, listener: str, position: int) -> tuple:
     """A record of account data podcast history (`StreamingHistory_podcast_*`)."""
+    return _normalise_account(record, listener, position, "podcastName", "episodeName", _episode_key, "episode")
+
+
+def _normalise_account(
+    record: Any, listener: str, position: int, owner_field: str, item_field: str,
+    key: Callable[[str | None, str | None], str], kind: str,
+) -> tuple:  # fmt: skip
+    """Account data has names only: (artist, track) for music, (show, episode) for podcasts."""
     if not isinstance(record, dict):
         raise RecordError("not an object", _type_name(record))
     ts = _parse_account_time(record.get("endTime"))
     ms_played = _ms_played(record.get("msPlayed"), "msPlayed")
-    show = _text(record, ("podcastName",))
-    episode = _text(record, ("episodeName",))
-    name_key = _episode_key(show, episode) if (show or episode) else None
-    kind = "episode" if name_key else "unknown"
-    extra = {key: value for key, value in record.items() if key not in _ACCOUNT_PODCAST_KNOWN}
+    owner = _text(record, (owner_field,))
+    item = _text(record, (item_field,))
+    name_key = key(owner, item) if (owner or item) else None
+    known = {"endTime", "msPlayed", owner_field, item_field}
+    extra = {k: v for k, v in record.items() if k not in known}
+    music = kind == "track"
     return (
-        listener, ts, ms_played, kind, name_key or "", name_key,
+        listener, ts, ms_played, kind if name_key else "unknown", name_key or "", name_key,
         None, None, None, None,
-        None, None, None, episode, show, None, None,
+        item if music else None, owner if music else None, None,
+        None if music else item, None if music else owner, None, None,
         None, None, None, None,
         None, None, None, None, None, False,
         None, None, None,
