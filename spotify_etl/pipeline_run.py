@@ -30,6 +30,9 @@ class RunOutcome:
         widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
         lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
         lines.insert(1, "  ".join("-" * width for width in widths))
+        for asset, metadata in self.materializations:
+            if "status" in metadata:  # enrichment: fetched, deferred or skipped, and why
+                lines.append(f"{asset}: {metadata['status']}")
         for name, passed, severity in self.checks:
             lines.append(f"check {name}: {'passed' if passed else f'FAILED ({severity})'}")
         return "\n".join(lines)
