@@ -5,9 +5,10 @@ import os
 import dagster as dg
 
 from spotify_etl.assets import dimensions, enrichment, facts, raw, sessions
-from spotify_etl.jobs import full_load_job
+from spotify_etl.jobs import full_load_job, reload_months_job, retry_enrichment_job
 from spotify_etl.resources.spotify import SpotifyResource
 from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.sensors import raw_files_sensor, retry_enrichment_schedule
 from spotify_etl.settings import DEFAULT_API_URL, DEFAULT_TOKEN_URL
 
 _ASSET_MODULES = [raw, enrichment, dimensions, sessions, facts]
@@ -23,7 +24,9 @@ def _env_or_none(name: str) -> dg.EnvVar | None:
 defs = dg.Definitions(
     assets=all_assets,
     asset_checks=all_asset_checks,
-    jobs=[full_load_job],
+    jobs=[full_load_job, reload_months_job, retry_enrichment_job],
+    sensors=[raw_files_sensor],
+    schedules=[retry_enrichment_schedule],
     resources={
         "warehouse": WarehouseResource(
             database_url=_env_or_none("SPOTIFY_ETL_DATABASE_URL"),

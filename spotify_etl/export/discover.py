@@ -233,3 +233,14 @@ def _first_record_keys(stream: IO[bytes]) -> tuple[str | None, set[str] | None]:
             return top, None  # first element is a scalar or array
         # nested values of the first record: skip
     return top, keys or None
+
+
+def months_of(export_file: ExportFile) -> set[str]:
+    """The months (YYYY-MM, UTC) of the plays in a file, read incrementally: only the time
+    fields are looked at. Raises ijson.JSONError (or ValueError) for a file that is not JSON."""
+    months: set[str] = set()
+    with export_file.open() as stream:
+        for prefix, event, value in ijson.parse(stream):
+            if event == "string" and prefix in ("item.ts", "item.endTime") and len(value) >= 7:
+                months.add(value[:7])
+    return {m for m in months if re.match(r"^\d{4}-(0[1-9]|1[0-2])$", m)}

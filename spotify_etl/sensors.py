@@ -1,0 +1,102 @@
+"""Automation: a sensor on the raw directory, and a schedule that retries pending enrichment."""
+
+import json
+from datetime import UTC, datetime
+
+import dagster as dg
+import ijson
+
+from spotify_etl.export.discover import discover, months_of
+from spotify_etl.ingestion import sha256_of
+from spotify_etl.jobs import full_load_job, retry_enrichment_job
+from spotify_etl.partitions import monthly_partitions
+from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.settings import load_settings
+
+
+def _contiguous_ranges(months: set[str]) -> list[tuple[str, str]]:
+    """Runs of consecutive months, as (first, last) partition keys."""
+    keys = set(monthly_partitions.get_partition_keys())
+    ordered = sorted(f"{m}-01" for m in months if f"{m}-01" in keys)
+    ranges: list[tuple[str, str]] = []
+    for key in ordered:
+        year, month = int(key[:4]), int(key[5:7])
+        previous = f"{year - (month == 1):04d}-{12 if month == 1 else month - 1:02d}-01"
+        if ranges and ranges[-1][1] == previous:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges
+
+
+@dg.sensor(
+    job=full_load_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "Watches the raw directory (SPOTIFY_ETL_RAW_DIR). A new or changed file (size, mtime, then "
+        "content hash: a touched but identical file does nothing) requests ingestion and the "
+        "downstream assets for exactly the months it contains. A file that cannot be read is "
+        "reported and sent to ingestion alone, which records it as failed."
+    ),
+)
+def raw_files_sensor(context: dg.SensorEvaluationContext):
+    raw_dir = load_settings().raw_dir
+    if not raw_dir.is_dir():
+        return dg.SkipReason(f"raw directory {raw_dir} does not exist")
+    seen: dict = json.loads(context.cursor) if context.cursor else {}
+    files, _ignored = discover(raw_dir)
+    requests: list[dg.RunRequest] = []
+    changed = bad = 0
+    for export_file in files:
+        stamp = [export_file.size, export_file.mtime]
+        known = seen.get(export_file.path)
+        if known and known["stamp"] == stamp:
+            continue  # unchanged without opening it
+        sha256 = sha256_of(export_file)
+        if known and known["sha256"] == sha256:
+            seen[export_file.path] = {"stamp": stamp, "sha256": sha256}
+            continue  # touched, same content
+        seen[export_file.path] = {"stamp": stamp, "sha256": sha256}
+        try:
+            months = months_of(export_file)
+        except (ijson.JSONError, ValueError, OSError) as exc:
+            bad += 1
+            context.log.warning(f"{export_file.path}: cannot be read ({exc}); sending it to ingestion to be recorded")
+            requests.append(
+                dg.RunRequest(run_key=f"{sha256}:raw", asset_selection=[dg.AssetKey("raw_plays")],
+                              tags={"spotify_etl/file": export_file.path})  # fmt: skip
+            )
+            continue
+        changed += 1
+        for first, last in _contiguous_ranges(months):
+            requests.append(
+                dg.RunRequest(
+                    run_key=f"{sha256}:{first}:{last}",
+                    tags={
+                        "dagster/asset_partition_range_start": first,
+                        "dagster/asset_partition_range_end": last,
+                        "spotify_etl/file": export_file.path,
+                    },
+                )
+            )
+    context.update_cursor(json.dumps(seen, sort_keys=True))
+    if not requests:
+        return dg.SkipReason(f"no new or changed files among {len(files)} in {raw_dir}")
+    context.log.info(f"{changed} new or changed files, {bad} unreadable: {len(requests)} runs requested")
+    return requests
+
+
+@dg.schedule(
+    job=retry_enrichment_job,
+    cron_schedule="17 * * * *",
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="Every hour: fetch pending enrichment, unless the stored resume time (after a long rate "
+    "limit or an exhausted daily quota) is still ahead.",
+)
+def retry_enrichment_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
+    with warehouse.connect() as conn:
+        row = conn.execute("SELECT resume_at, reason FROM etl_internal.api_resume_state WHERE api = 'spotify'").fetchone()
+    if row and row[0] > datetime.now(UTC):
+        return dg.SkipReason(f"Spotify API deferred until {row[0]:%Y-%m-%d %H:%M} UTC ({row[1]})")
+    return dg.RunRequest(run_key=None)

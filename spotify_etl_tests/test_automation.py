@@ -1,0 +1,111 @@
+"""The sensor on the raw directory, the jobs, and the enrichment retry schedule."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import dagster as dg
+import pytest
+
+from spotify_etl.definitions import all_asset_checks, all_assets, defs
+from spotify_etl.jobs import reload_months_job
+from spotify_etl.resources.spotify import SpotifyResource
+from spotify_etl.sensors import raw_files_sensor, retry_enrichment_schedule
+from spotify_etl_tests.export_factory import play, write_json, write_raw
+from spotify_etl_tests.pipeline_helpers import materialize_all
+
+
+@pytest.fixture
+def tick(raw_dir, monkeypatch):
+    monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
+
+    def evaluate(cursor: str | None):
+        with dg.instance_for_test() as instance:
+            context = dg.build_sensor_context(cursor=cursor, instance=instance, definitions=defs)
+            return raw_files_sensor.evaluate_tick(context)
+
+    return evaluate
+
+
+def _ranges(result) -> list[tuple]:
+    return sorted(
+        (r.tags.get("dagster/asset_partition_range_start"), r.tags.get("dagster/asset_partition_range_end"))
+        for r in result.run_requests
+    )
+
+
+def test_sensor_requests_exactly_the_months_of_a_new_file_and_never_again(tick, raw_dir) -> None:
+    path = write_json(raw_dir / "Streaming_History_Audio_2024_0.json",
+                      [play("2024-01-05T10:00:00Z"), play("2024-02-01T10:00:00Z"), play("2024-04-30T23:59:59Z")])  # fmt: skip
+    first = tick(None)
+    assert _ranges(first) == [("2024-01-01", "2024-02-01"), ("2024-04-01", "2024-04-01")]
+    assert len({r.run_key for r in first.run_requests}) == 2
+
+    again = tick(first.cursor)
+    assert again.run_requests == [] and "no new or changed files" in again.skip_message
+
+    # Touched but identical: nothing.
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 100))
+    touched = tick(again.cursor)
+    assert touched.run_requests == []
+
+    # Changed: the months of the new content.
+    write_json(path, [play("2024-01-05T10:00:00Z"), play("2024-07-01T00:00:00Z")])
+    changed = tick(touched.cursor)
+    assert _ranges(changed) == [("2024-01-01", "2024-01-01"), ("2024-07-01", "2024-07-01")]
+    assert not {r.run_key for r in changed.run_requests} & {r.run_key for r in first.run_requests}
+
+
+def test_sensor_reports_a_corrupt_file_and_keeps_working(tick, raw_dir) -> None:
+    write_raw(raw_dir / "Streaming_History_Audio_2024_1.json", '[{"ts": "2024-03-01T00:00:00Z", "ms_pl')
+    write_json(raw_dir / "Streaming_History_Audio_2024_2.json", [play("2024-05-01T00:00:00Z")])
+    result = tick(None)
+    by_file = {r.tags["spotify_etl/file"]: r for r in result.run_requests}
+    corrupt = by_file["Streaming_History_Audio_2024_1.json"]
+    assert corrupt.asset_selection == [dg.AssetKey("raw_plays")]  # recorded as failed by ingestion
+    assert by_file["Streaming_History_Audio_2024_2.json"].tags["dagster/asset_partition_range_start"] == "2024-05-01"
+    # The next tick does not re-report it, and still sees new files.
+    write_json(raw_dir / "Streaming_History_Audio_2024_3.json", [play("2024-06-01T00:00:00Z")])
+    later = tick(result.cursor)
+    assert [r.tags["spotify_etl/file"] for r in later.run_requests] == ["Streaming_History_Audio_2024_3.json"]
+    assert "Streaming_History_Audio_2024_1.json" in json.loads(later.cursor)
+
+
+def test_sensor_skips_when_the_raw_directory_is_missing(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(tmp_path / "nowhere"))
+    with dg.instance_for_test() as instance:
+        result = raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+    assert "does not exist" in result.skip_message
+
+
+def test_retry_schedule_respects_the_stored_resume_time(conn, warehouse) -> None:
+    context = dg.build_schedule_context(resources={"warehouse": warehouse})
+    assert isinstance(retry_enrichment_schedule(context), dg.RunRequest)
+    conn.execute(
+        "INSERT INTO etl_internal.api_resume_state (api, resume_at, reason) VALUES ('spotify', now() + interval '5 hours', 'quota')"
+    )
+    conn.commit()
+    skipped = retry_enrichment_schedule(dg.build_schedule_context(resources={"warehouse": warehouse}))
+    assert isinstance(skipped, dg.SkipReason) and "deferred until" in skipped.skip_message
+
+
+def test_reload_job_over_one_month_leaves_the_tables_identical(conn, warehouse, raw_dir) -> None:
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json",
+               [play(f"2024-{m:02d}-10T10:00:00Z") for m in range(1, 7)])  # fmt: skip
+    materialize_all(warehouse, raw_dir)
+    conn.commit()
+    before = conn.execute("SELECT * FROM core.fact_tracks_history ORDER BY play_id").fetchall()
+    march = conn.execute("SELECT xmin::text FROM core.fact_tracks_history WHERE ts::date = '2024-03-10'").fetchone()
+
+    # The job as the UI launches it, on this test's warehouse.
+    test_defs = dg.Definitions(
+        assets=all_assets, asset_checks=all_asset_checks, jobs=[reload_months_job],
+        resources={"warehouse": warehouse, "spotify": SpotifyResource()},
+    )  # fmt: skip
+    job = test_defs.resolve_job_def("reload_months")
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {"fact_tracks_history", "fact_podcasts_history"}
+    assert job.execute_in_process(partition_key="2024-03-01").success
+    conn.commit()
+    assert conn.execute("SELECT * FROM core.fact_tracks_history ORDER BY play_id").fetchall() == before
+    assert conn.execute("SELECT xmin::text FROM core.fact_tracks_history WHERE ts::date = '2024-03-10'").fetchone() != march
