@@ -34,6 +34,8 @@ def test_materialization_reports_counts_and_checks_pass(warehouse, raw_dir) -> N
     assert metadata["rejected_by_reason"] == {"not an object": 1}
     assert "ReadMeFirst_ExtendedStreamingHistory.pdf" in metadata["ignored"]
     assert metadata["first_play"].startswith("2023-01-01")
+    columns = {c.name: c.type for c in metadata["dagster/column_schema"].columns}
+    assert columns["ts"] == "timestamp with time zone" and columns["extra"] == "jsonb"
     checks = {c.check_name: c.passed for c in result.get_asset_check_evaluations()}
     assert checks == {"export_files_readable": True, "every_record_accounted_for": True}
 

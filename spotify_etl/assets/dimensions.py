@@ -45,7 +45,7 @@ def _dimension_asset(spec: DimensionSpec) -> dg.AssetsDefinition:
     )
     def build(warehouse: WarehouseResource) -> dg.MaterializeResult:
         warehouse.run_sql_file(f"core/{spec.name}.sql")
-        return dg.MaterializeResult(metadata={"dagster/row_count": warehouse.row_count(f"core.{spec.name}")})
+        return dg.MaterializeResult(metadata=warehouse.table_metadata(f"core.{spec.name}"))
 
     return build
 
@@ -87,5 +87,5 @@ def dim_listener(config: ListenerConfig, warehouse: WarehouseResource) -> dg.Mat
     with warehouse.connect() as conn:
         homes = dict(conn.execute("SELECT listener, home_time_zone FROM core.dim_listener ORDER BY 1").fetchall())
     return dg.MaterializeResult(
-        metadata={"dagster/row_count": len(homes), "home_time_zones": dg.MetadataValue.json(homes)}
+        metadata={**warehouse.table_metadata("core.dim_listener"), "home_time_zones": dg.MetadataValue.json(homes)}
     )

@@ -25,7 +25,6 @@ def _enrich(
                 description=f"Spotify refused the request (403): {exc}. Nothing else was lost; "
                 "what was fetched so far is kept.",
             ) from exc
-        cached = conn.execute(f"SELECT count(*) FROM staging.{entity.table}").fetchone()[0]  # noqa: S608
     context.log.info(f"{entity.endpoint}: {outcome.status}")
     metadata = {
         "status": outcome.status,
@@ -33,7 +32,7 @@ def _enrich(
         "failed": outcome.failed,
         "pending": outcome.pending,
         "requests": outcome.requests,
-        "dagster/row_count": cached,
+        **warehouse.table_metadata(f"staging.{entity.table}"),
     }
     if market:
         metadata["market"] = market

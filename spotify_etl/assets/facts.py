@@ -47,7 +47,7 @@ def _load_months(
             "months": _span(start, end),
             "plays_loaded": loaded[0],
             "hours_loaded": round(float(loaded[1]) / 3_600_000, 1),
-            "dagster/row_count": warehouse.row_count(f"core.{table}"),
+            **warehouse.table_metadata(f"core.{table}"),
         }
     )
 

@@ -39,7 +39,8 @@ def raw_plays(
         summary = conn.execute(load_sql("raw/streaming_history_summary.sql")).fetchone()
     for failed in report.failed:
         context.log.error(f"FILE FAILED: {failed.path}: {failed.error}")
-    return dg.MaterializeResult(metadata=_metadata(report, raw_dir, summary))
+    metadata = {**warehouse.table_metadata("staging.streaming_history"), **_metadata(report, raw_dir, summary)}
+    return dg.MaterializeResult(metadata=metadata)
 
 def _metadata(report: IngestReport, raw_dir: Path, summary: tuple) -> dict:
     total, by_kind, first_ts, last_ts = summary

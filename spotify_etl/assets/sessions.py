@@ -37,7 +37,7 @@ def fact_listening_sessions(config: SessionConfig, warehouse: WarehouseResource)
         )
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": sum(by_category.values()),
+            **warehouse.table_metadata("core.fact_listening_sessions"),
             "sessions_by_length": dg.MetadataValue.json(by_category),
             "session_gap_minutes": config.session_gap_minutes,
         }

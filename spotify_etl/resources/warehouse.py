@@ -11,7 +11,13 @@ from typing import Optional
 
 import psycopg
 from psycopg import sql
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import (
+    ConfigurableResource,
+    InitResourceContext,
+    TableColumn,
+    TableColumnConstraints,
+    TableSchema,
+)
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
@@ -98,6 +104,23 @@ class WarehouseResource(ConfigurableResource):
             return conn.execute(
                 sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
             ).fetchone()[0]
+
+    def table_metadata(self, table: str) -> dict:
+        """Row count and column schema (names, types, comments) of a table, for the catalog."""
+        schema, name = table.split(".")
+        with self.connect() as conn:
+            columns = conn.execute(load_sql("internal/table_columns.sql"), (schema, name)).fetchall()
+        return {
+            "dagster/row_count": self.row_count(table),
+            "dagster/column_schema": TableSchema(
+                columns=[
+                    TableColumn(name=column, type=data_type, description=comment,
+                                constraints=TableColumnConstraints(nullable=nullable))
+                    for column, data_type, nullable, comment in columns
+                ]
+            ),
+            "dagster/table_name": table,
+        }
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
