@@ -21,6 +21,19 @@ from spotify_etl.resources.embedded_postgres import start_embedded_server
 from spotify_etl.resources.warehouse import WarehouseResource
 
 
+_CONFIGURATION = ("SPOTIFY_ETL_", "SPOTIPY_", "SPOTIFY_API_URL", "SPOTIFY_TOKEN_URL", "SPOTIFY_MARKET", "DAGSTER_HOME")
+
+
+@pytest.fixture(autouse=True)
+def isolated_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test sees the developer's configuration (environment or .env), and anything that
+    falls back to a default home writes under the test's temporary directory."""
+    for name in list(os.environ):
+        if name.startswith(_CONFIGURATION) and name != "SPOTIFY_ETL_TEST_DATABASE_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("SPOTIFY_ETL_HOME", str(tmp_path / "spotify_etl_home"))
+
+
 @pytest.fixture(scope="session")
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     """URL of a database on the test server, used to create per-test databases."""

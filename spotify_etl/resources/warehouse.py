@@ -76,12 +76,16 @@ class WarehouseResource(ConfigurableResource):
     def _home(self) -> Path:
         return Path(self.home).resolve() if self.home else load_settings().home
 
+    def _database_url(self) -> Optional[str]:
+        # Unset here: whatever the environment says now (SPOTIFY_ETL_DATABASE_URL).
+        return self.database_url or load_settings().database_url
+
     def url(self) -> str:
         """The warehouse's URL, once the server is up and migrated."""
-        key = (self.database_url, str(self._home()))
+        key = (self._database_url(), str(self._home()))
         with _ready_lock:
             if key not in _ready_urls:
-                url = self.database_url or start_embedded_server(self._home())
+                url = key[0] or start_embedded_server(self._home())
                 with psycopg.connect(url) as conn:
                     applied = apply_migrations(conn)
                 if applied:
@@ -91,7 +95,7 @@ class WarehouseResource(ConfigurableResource):
 
     @property
     def is_embedded(self) -> bool:
-        return not self.database_url
+        return not self._database_url()
 
     def run_sql_file(self, relative_path: str, params: Optional[dict] = None) -> None:
         """Run one SQL file of `sql/` in one transaction."""
