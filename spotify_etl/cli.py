@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from spotify_etl.settings import SAMPLE_DIR, ensure_dagster_home, load_settings
+from spotify_etl.settings import SAMPLE_DIR, ensure_dagster_home
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ui = commands.add_parser("ui", help="start the Dagster UI (webserver and daemon)")
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--sample", action="store_true", help="watch the bundled sample export instead of the raw directory")
 
     commands.add_parser("status", help="what the warehouse holds")
 
@@ -79,17 +80,40 @@ def _run(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
     from spotify_etl.resources.warehouse import WarehouseResource
 
-    settings = load_settings()
     # Hold the embedded server for the UI's lifetime so runs join it instead of starting it.
-    WarehouseResource(database_url=settings.database_url).url()
+    WarehouseResource().url()
+    env = dict(os.environ)
+    if args.sample:
+        env["SPOTIFY_ETL_RAW_DIR"] = str(SAMPLE_DIR)
     dagster = shutil.which("dagster") or str(Path(sys.executable).with_name("dagster"))
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
-    print(f"Dagster UI: http://{args.host}:{args.port}  (DAGSTER_HOME={os.environ['DAGSTER_HOME']})", flush=True)
     command = [dagster, "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
+    address = f"http://{args.host}:{args.port}"
+    print(f"Starting the Dagster UI at {address} (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...", flush=True)
+    server = subprocess.Popen(command, env=env)
     try:
-        return subprocess.call(command)
+        if _wait_for_ui(address, server):
+            print(f"Dagster UI ready: {address}  (the raw_files_sensor picks up new exports)", flush=True)
+        return server.wait()
     except KeyboardInterrupt:
-        return 0
+        server.terminate()
+        return server.wait()
+
+
+def _wait_for_ui(address: str, server: subprocess.Popen, timeout_s: float = 180) -> bool:
+    """Wait until the webserver answers, then mark its first-visit pop-up as seen."""
+    import requests
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            if requests.get(f"{address}/server_info", timeout=2).ok:
+                requests.post(f"{address}/graphql", json={"query": "mutation { setNuxSeen }"}, timeout=10)
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
 
 
 def _status() -> int:

@@ -104,6 +104,24 @@ def enrich(
 ) -> EnrichmentOutcome:
     """Fetch every pending id of `entity` (or as many as the API allows today)."""
     outcome = EnrichmentOutcome(entity.name)
+    # One fetcher per entity at a time, so that no id is fetched twice by parallel runs.
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"spotify_etl.enrich.{entity.name}",))
+    try:
+        return _enrich_locked(conn, client, entity, market, progress, outcome)
+    finally:
+        conn.rollback()
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"spotify_etl.enrich.{entity.name}",))
+        conn.commit()
+
+
+def _enrich_locked(
+    conn: psycopg.Connection,
+    client: SpotifyClient | None,
+    entity: Entity,
+    market: str | None,
+    progress: Callable[[str], None] | None,
+    outcome: EnrichmentOutcome,
+) -> EnrichmentOutcome:
     pending = _without_malformed(conn, entity, pending_ids(conn, entity))
     conn.commit()
     outcome.pending = len(pending)

@@ -171,6 +171,9 @@ def ingest_raw_dir(
         for conn in (first, second):
             conn.execute(_SESSION_SETTINGS)
             conn.commit()
+        # One ingestion at a time per warehouse: a second run waits, then finds the files loaded.
+        first.execute("SELECT pg_advisory_lock(hashtext('spotify_etl.ingestion'))")
+        first.commit()
         lanes: list[tuple[psycopg.Connection, Future | None]] = [(first, None), (second, None)]
         turn = 0
         for index, export_file in enumerate(files, start=1):

@@ -67,6 +67,10 @@ def load_settings() -> Settings:
 # the project root for the PostgreSQL-backed one.
 _DEFAULT_INSTANCE_YAML = """\
 # Written by spotify-etl: Dagster's default local storage (SQLite files in this directory).
+# One run at a time: runs share one warehouse, and the sensor may ask for several at once.
+concurrency:
+  runs:
+    max_concurrent_runs: 1
 telemetry:
   enabled: false
 """

@@ -1,5 +1,8 @@
 -- (Re)load the podcast plays of [%(start)s, %(end)s): delete that span, insert it from staging.
 -- Local time as for music (sql/core/fact_tracks_history.sql).
+-- Loads of this table run one at a time (two runs reloading the same month would collide).
+SELECT pg_advisory_xact_lock(hashtext('core.fact_podcasts_history'));
+
 DELETE FROM core.fact_podcasts_history WHERE ts >= %(start)s AND ts < %(end)s;
 
 INSERT INTO core.fact_podcasts_history (

@@ -1,5 +1,8 @@
 -- (Re)load the music plays of [%(start)s, %(end)s): delete that span, insert it from staging.
 -- Local time: the zone of conn_country when that country has one zone, else the listener's home.
+-- Loads of this table run one at a time (two runs reloading the same month would collide).
+SELECT pg_advisory_xact_lock(hashtext('core.fact_tracks_history'));
+
 DELETE FROM core.fact_tracks_history WHERE ts >= %(start)s AND ts < %(end)s;
 
 INSERT INTO core.fact_tracks_history (
