@@ -27,6 +27,8 @@ defs = dg.Definitions(
     jobs=[full_load_job, reload_months_job, retry_enrichment_job],
     sensors=[raw_files_sensor],
     schedules=[retry_enrichment_schedule],
+    # Every step pushes its work down to PostgreSQL; a process per step would only add start-up time.
+    executor=dg.in_process_executor,
     resources={
         "warehouse": WarehouseResource(
             database_url=_env_or_none("SPOTIFY_ETL_DATABASE_URL"),

@@ -1,5 +1,6 @@
 """Automation: a sensor on the raw directory, and a schedule that retries pending enrichment."""
 
+import hashlib
 import json
 from datetime import UTC, datetime
 
@@ -47,43 +48,45 @@ def raw_files_sensor(context: dg.SensorEvaluationContext):
     seen: dict = json.loads(context.cursor) if context.cursor else {}
     files, _ignored = discover(raw_dir)
     requests: list[dg.RunRequest] = []
-    changed = bad = 0
+    changed: dict[str, str] = {}  # path -> sha256 of the new or changed readable files
+    months: set[str] = set()
     for export_file in files:
         stamp = [export_file.size, export_file.mtime]
         known = seen.get(export_file.path)
         if known and known["stamp"] == stamp:
             continue  # unchanged without opening it
         sha256 = sha256_of(export_file)
-        if known and known["sha256"] == sha256:
-            seen[export_file.path] = {"stamp": stamp, "sha256": sha256}
-            continue  # touched, same content
         seen[export_file.path] = {"stamp": stamp, "sha256": sha256}
+        if known and known["sha256"] == sha256:
+            continue  # touched, same content
         try:
-            months = months_of(export_file)
+            months |= months_of(export_file)
         except (ijson.JSONError, ValueError, OSError) as exc:
-            bad += 1
             context.log.warning(f"{export_file.path}: cannot be read ({exc}); sending it to ingestion to be recorded")
             requests.append(
                 dg.RunRequest(run_key=f"{sha256}:raw", asset_selection=[dg.AssetKey("raw_plays")],
-                              tags={"spotify_etl/file": export_file.path})  # fmt: skip
+                              tags={"spotify_etl/files": export_file.path})  # fmt: skip
             )
             continue
-        changed += 1
-        for first, last in _contiguous_ranges(months):
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{sha256}:{first}:{last}",
-                    tags={
-                        "dagster/asset_partition_range_start": first,
-                        "dagster/asset_partition_range_end": last,
-                        "spotify_etl/file": export_file.path,
-                    },
-                )
-            )
+        changed[export_file.path] = sha256
     context.update_cursor(json.dumps(seen, sort_keys=True))
+
+    # The files found in one tick share their runs: one per run of consecutive months.
+    content = hashlib.sha256("".join(sorted(changed.values())).encode()).hexdigest()[:16]
+    for first, last in _contiguous_ranges(months):
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{content}:{first}:{last}",
+                tags={
+                    "dagster/asset_partition_range_start": first,
+                    "dagster/asset_partition_range_end": last,
+                    "spotify_etl/files": ", ".join(sorted(changed))[:1000],
+                },
+            )
+        )
     if not requests:
         return dg.SkipReason(f"no new or changed files among {len(files)} in {raw_dir}")
-    context.log.info(f"{changed} new or changed files, {bad} unreadable: {len(requests)} runs requested")
+    context.log.info(f"{len(changed)} new or changed files: {len(requests)} runs requested")
     return requests
 
 

@@ -21,6 +21,7 @@ from spotify_etl.resources.embedded_postgres import start_embedded_server
 from spotify_etl.resources.warehouse import WarehouseResource
 
 
+_TEST_SETTINGS = ("SPOTIFY_ETL_TEST_DATABASE_URL", "SPOTIFY_ETL_SCREENSHOT_DIR")
 _CONFIGURATION = ("SPOTIFY_ETL_", "SPOTIPY_", "SPOTIFY_API_URL", "SPOTIFY_TOKEN_URL", "SPOTIFY_MARKET", "DAGSTER_HOME")
 
 
@@ -29,7 +30,7 @@ def isolated_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     """No test sees the developer's configuration (environment or .env), and anything that
     falls back to a default home writes under the test's temporary directory."""
     for name in list(os.environ):
-        if name.startswith(_CONFIGURATION) and name != "SPOTIFY_ETL_TEST_DATABASE_URL":
+        if name.startswith(_CONFIGURATION) and name not in _TEST_SETTINGS:
             monkeypatch.delenv(name)
     monkeypatch.setenv("SPOTIFY_ETL_HOME", str(tmp_path / "spotify_etl_home"))
 

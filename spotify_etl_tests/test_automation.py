@@ -41,6 +41,7 @@ def test_sensor_requests_exactly_the_months_of_a_new_file_and_never_again(tick, 
     first = tick(None)
     assert _ranges(first) == [("2024-01-01", "2024-02-01"), ("2024-04-01", "2024-04-01")]
     assert len({r.run_key for r in first.run_requests}) == 2
+    assert first.run_requests[0].tags["spotify_etl/files"] == path.name
 
     again = tick(first.cursor)
     assert again.run_requests == [] and "no new or changed files" in again.skip_message
@@ -61,14 +62,14 @@ def test_sensor_reports_a_corrupt_file_and_keeps_working(tick, raw_dir) -> None:
     write_raw(raw_dir / "Streaming_History_Audio_2024_1.json", '[{"ts": "2024-03-01T00:00:00Z", "ms_pl')
     write_json(raw_dir / "Streaming_History_Audio_2024_2.json", [play("2024-05-01T00:00:00Z")])
     result = tick(None)
-    by_file = {r.tags["spotify_etl/file"]: r for r in result.run_requests}
+    by_file = {r.tags["spotify_etl/files"]: r for r in result.run_requests}
     corrupt = by_file["Streaming_History_Audio_2024_1.json"]
     assert corrupt.asset_selection == [dg.AssetKey("raw_plays")]  # recorded as failed by ingestion
     assert by_file["Streaming_History_Audio_2024_2.json"].tags["dagster/asset_partition_range_start"] == "2024-05-01"
     # The next tick does not re-report it, and still sees new files.
     write_json(raw_dir / "Streaming_History_Audio_2024_3.json", [play("2024-06-01T00:00:00Z")])
     later = tick(result.cursor)
-    assert [r.tags["spotify_etl/file"] for r in later.run_requests] == ["Streaming_History_Audio_2024_3.json"]
+    assert [r.tags["spotify_etl/files"] for r in later.run_requests] == ["Streaming_History_Audio_2024_3.json"]
     assert "Streaming_History_Audio_2024_1.json" in json.loads(later.cursor)
 
 
