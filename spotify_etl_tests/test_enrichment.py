@@ -278,6 +278,11 @@ def test_full_pipeline_enriches_the_dimensions(conn, warehouse, raw_dir, server)
         " WHERE e.spotify_episode_uri = %s", ("spotify:episode:" + sid(0, "E"),)
     ).fetchone()
     assert episode == (1_800_000, "The Show", 10)
+    unprocessed = conn.execute(
+        "SELECT (SELECT count(*) FROM staging.spotify_track_data WHERE NOT is_processed)"
+        " + (SELECT count(*) FROM staging.spotify_episode_data WHERE NOT is_processed)"
+    ).fetchone()[0]
+    assert unprocessed == 0
     # Percent played uses the enriched duration.
     assert conn.execute("SELECT count(*) FROM core.fact_tracks_history WHERE percent_played IS NOT NULL").fetchone()[0] == 21
 

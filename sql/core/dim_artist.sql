@@ -25,5 +25,8 @@ FROM staging.spotify_artist_data AS c
 WHERE d.spotify_artist_uri = c.spotify_artist_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at;
 
+
+UPDATE staging.spotify_artist_data SET is_processed = true WHERE NOT is_processed;
+
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
 ANALYZE core.dim_artist;

@@ -27,5 +27,8 @@ LEFT JOIN core.dim_podcast AS p ON p.spotify_podcast_uri = c.raw_data -> 'show' 
 WHERE d.spotify_episode_uri = c.spotify_episode_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at;
 
+
+UPDATE staging.spotify_episode_data SET is_processed = true WHERE NOT is_processed;
+
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
 ANALYZE core.dim_episode;

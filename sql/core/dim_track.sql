@@ -55,5 +55,10 @@ CROSS JOIN LATERAL jsonb_array_elements(c.raw_data -> 'artists') WITH ORDINALITY
 JOIN core.dim_artist AS a ON a.spotify_artist_uri = credit.artist ->> 'uri'
 ON CONFLICT (track_id, position) DO UPDATE SET artist_id = excluded.artist_id;
 
+
+-- The responses (and their albums) are now in the dimension.
+UPDATE staging.spotify_track_data SET is_processed = true WHERE NOT is_processed;
+UPDATE staging.spotify_album_data SET is_processed = true WHERE NOT is_processed;
+
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
 ANALYZE core.dim_track;
