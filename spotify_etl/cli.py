@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+from spotify_etl.logs import configure_logging
 from spotify_etl.settings import SAMPLE_DIR, ensure_dagster_home
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ensure_dagster_home()
     if args.command == "run":
-        return _run(args)
+        return _run(args)  # inside the run, Dagster's log manager writes the log file
+    configure_logging()
     if args.command == "ui":
         return _ui(args)
     return _status()

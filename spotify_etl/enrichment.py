@@ -141,6 +141,7 @@ def _enrich_locked(
                 _store(conn, entity, uri, obj)
                 outcome.fetched += 1
             else:
+                log.warning("%s failed: %s", uri, failure.reason, extra={"uri": uri, "http_status": failure.status})
                 _record_failure(conn, entity, uri, failure)
                 outcome.failed += 1
                 outcome.failures_by_reason[failure.reason] = outcome.failures_by_reason.get(failure.reason, 0) + 1

@@ -210,7 +210,7 @@ def ingest_raw_dir(
             first.execute("ANALYZE staging.streaming_history")
             first.commit()
     for outcome in report.failed:
-        log.error("%s: %s", outcome.path, outcome.error)
+        log.error("%s: %s", outcome.path, outcome.error, extra={"file": outcome.path, "position": outcome.records_read})
     return report
 
 

@@ -71,6 +71,15 @@ _DEFAULT_INSTANCE_YAML = """\
 concurrency:
   runs:
     max_concurrent_runs: 1
+# The package's loggers show in each run's event log; every run's events also go to the
+# rotating JSON log under $SPOTIFY_ETL_HOME/logs (secrets redacted).
+python_logs:
+  managed_python_loggers:
+    - spotify_etl
+  dagster_handler_config:
+    handlers:
+      spotify_etl_file:
+        class: spotify_etl.logs.SpotifyEtlFileHandler
 telemetry:
   enabled: false
 """

@@ -46,11 +46,15 @@ def execute_sql_file(conn: psycopg.Connection, relative_path: str, params: Optio
     """Run a file of `sql/`, which may hold several statements. With parameters, they are
     bound client-side (properly quoted by psycopg): the server's prepared statements take
     one command only."""
-    if params is None:
-        conn.execute(load_sql(relative_path))
-        return
-    with psycopg.ClientCursor(conn) as cursor:
-        cursor.execute(load_sql(relative_path), params)
+    try:
+        if params is None:
+            conn.execute(load_sql(relative_path))
+            return
+        with psycopg.ClientCursor(conn) as cursor:
+            cursor.execute(load_sql(relative_path), params)
+    except psycopg.Error as exc:
+        log.error("SQL step %s failed: %s", relative_path, exc, extra={"sql_step": relative_path}, exc_info=True)
+        raise
 
 
 class WarehouseResource(ConfigurableResource):
