@@ -36,6 +36,7 @@ _OLD_PLATFORMS = [
     "Partner sonos_speaker;Sonos;One;;",
 ]
 _NEW_PLATFORMS = ["android", "ios", "windows", "osx", "linux", "web_player", "not_applicable"]
+_VERSION_SUFFIXES = [" - Live", " - Remastered 2011", " (Deluxe Edition)", " - Radio Edit", " - Acoustic", " (Live at Wembley)"]
 _SYLLABLES = ["la", "mo", "ri", "ka", "zen", "dor", "vi", "sol", "ne", "tra", "bel", "ox"]
 _ODD_NAMES = [
     "Sigur Rós", "Beyoncé", "Motörhead", "坂本龍一", "Björk", "AC/DC", "Guns N' Roses",
@@ -80,6 +81,14 @@ class Catalog:
                         Track(f"spotify:track:{spotify_id(rng)}", self._name(rng.randint(1, 4)), artist, album,
                               rng.randint(90_000, 420_000))
                     )  # fmt: skip
+        # Some songs come in several versions (live, remastered, ...), as real catalogues do.
+        for original in rng.sample(self.tracks, k=max(1, len(self.tracks) // 25)):
+            suffix = rng.choice(_VERSION_SUFFIXES)
+            self.tracks.append(
+                Track(f"spotify:track:{spotify_id(rng)}", original.name + suffix, original.artist,
+                      original.album + (" (Deluxe Edition)" if "Deluxe" in suffix else " (Live)"),
+                      original.duration_ms + rng.randint(-20_000, 60_000))
+            )  # fmt: skip
         self.episodes: list[Episode] = []
         for _ in range(shows):
             show = self._name(2) + " Podcast"
