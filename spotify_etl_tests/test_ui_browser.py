@@ -27,7 +27,8 @@ DESIGN_ASSETS = {
     "enrichment": ["enriched_tracks", "enriched_artists", "enriched_episodes", "enriched_podcasts"],
     "core": [
         "dim_date", "dim_time", "dim_reason", "dim_platform", "dim_listener", "dim_artist", "dim_track",
-        "dim_podcast", "dim_episode", "fact_listening_sessions", "fact_tracks_history", "fact_podcasts_history",
+        "dim_podcast", "dim_episode", "track_versions", "fact_listening_sessions", "fact_tracks_history",
+        "fact_podcasts_history",
     ],
 }  # fmt: skip
 CHROMIUM_ARGS = [
