@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("status", help="what the warehouse holds")
 
+    report = commands.add_parser("report", help="write the HTML listening report and print its path")
+    report.add_argument("--year", type=int, help="one year only")
+    report.add_argument("--listener", help="one listener only (default: everyone)")
+
     args = parser.parse_args(argv)
     ensure_dagster_home()
     if args.command == "run":
@@ -48,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging()
     if args.command == "ui":
         return _ui(args)
+    if args.command == "report":
+        return _report(args)
     return _status()
 
 
@@ -116,6 +122,17 @@ def _wait_for_ui(address: str, server: subprocess.Popen, timeout_s: float = 180)
             pass
         time.sleep(0.5)
     return False
+
+
+def _report(args: argparse.Namespace) -> int:
+    from spotify_etl.report.build import write_report
+    from spotify_etl.resources.warehouse import WarehouseResource
+    from spotify_etl.settings import load_settings
+
+    with WarehouseResource().connect() as conn:
+        path, _ = write_report(conn, load_settings().home / "reports", listener=args.listener, year=args.year)
+    print(path)
+    return 0
 
 
 def _status() -> int:

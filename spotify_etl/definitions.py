@@ -4,14 +4,14 @@ import os
 
 import dagster as dg
 
-from spotify_etl.assets import dimensions, enrichment, facts, raw, sessions, track_versions
+from spotify_etl.assets import dimensions, enrichment, facts, marts, raw, sessions, track_versions
 from spotify_etl.jobs import full_load_job, reload_months_job, retry_enrichment_job
 from spotify_etl.resources.spotify import SpotifyResource
 from spotify_etl.resources.warehouse import WarehouseResource
 from spotify_etl.sensors import raw_files_sensor, retry_enrichment_schedule
 from spotify_etl.settings import DEFAULT_API_URL, DEFAULT_TOKEN_URL
 
-_ASSET_MODULES = [raw, enrichment, dimensions, track_versions, sessions, facts]
+_ASSET_MODULES = [raw, enrichment, dimensions, track_versions, sessions, facts, marts]
 all_assets = dg.load_assets_from_modules(_ASSET_MODULES)
 all_asset_checks = dg.load_asset_checks_from_modules(_ASSET_MODULES)
 

@@ -30,6 +30,7 @@ DESIGN_ASSETS = {
         "dim_podcast", "dim_episode", "track_versions", "fact_listening_sessions", "fact_tracks_history",
         "fact_podcasts_history",
     ],
+    "mart": ["listening_report"],
 }  # fmt: skip
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -103,7 +104,7 @@ def test_ui_shows_the_design_and_materializes(ui, tmp_path) -> None:
         page.screenshot(path=str(shots / "1-global-asset-graph.png"))
 
         # Each group lists every asset of the design (a tall window: the list renders what is visible).
-        page.set_viewport_size({"width": 1600, "height": 2400})
+        page.set_viewport_size({"width": 1600, "height": 4000})
         for group, assets in DESIGN_ASSETS.items():
             page.goto(f"{address}/locations/spotify_etl/asset-groups/{group}", wait_until="networkidle")
             page.get_by_text(assets[0], exact=True).first.wait_for(timeout=60_000)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import warnings
 from pathlib import Path
 from types import ModuleType
@@ -78,7 +79,16 @@ def start_embedded_server(home: Path) -> str:
     pgdata = pgdata_dir(home)
     if pgdata.exists():
         prune_dead_handles(pgdata)
-    server = _backend().get_server(pgdata, cleanup_mode="stop")
+    for attempt in range(3):
+        try:
+            server = _backend().get_server(pgdata, cleanup_mode="stop")
+            break
+        except psutil.NoSuchProcess:
+            # The wheel scans all processes for stale servers of this data directory; one
+            # that exits during the scan (another project's, a test's) makes it raise.
+            if attempt == 2:
+                raise
+            time.sleep(0.2)
     _ensure_database(server.get_uri(), DATABASE_NAME)
     return server.get_uri(DATABASE_NAME)
 

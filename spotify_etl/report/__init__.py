@@ -1,0 +1,1 @@
+"""The listening report (HTML with embedded charts) built from the mart views."""

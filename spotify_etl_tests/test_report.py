@@ -1,0 +1,83 @@
+"""The listening report: built on the sample, every section, numbers that match the facts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from spotify_etl.report.build import build_report, render_html, write_report
+from spotify_etl.settings import SAMPLE_DIR
+from spotify_etl_tests.pipeline_helpers import materialize_all
+
+SECTIONS = [
+    "minutes_by_month", "top_artists", "top_tracks", "top_albums", "top_shows", "listening_clock",
+    "sessions", "skips", "discovery", "podcast_completion", "genres", "year_in_review", "coverage",
+]  # fmt: skip
+
+
+def test_report_on_the_sample_has_every_section_and_true_numbers(conn, warehouse, tmp_path) -> None:
+    result = materialize_all(warehouse, SAMPLE_DIR)
+    report_event = next(
+        e for e in result.get_asset_materialization_events()
+        if e.step_materialization_data.materialization.asset_key.to_user_string() == "listening_report"
+    )  # fmt: skip
+    metadata = report_event.step_materialization_data.materialization.metadata
+    assert Path(metadata["path"].value).is_file()
+    assert "data:image/png;base64," in metadata["headline"].value
+
+    path, report = write_report(conn, tmp_path)
+    assert [s.key for s in report.sections] == SECTIONS
+    text = path.read_text(encoding="utf-8")
+    assert all(f'<section id="{key}">' in text for key in SECTIONS)
+    assert "<script" not in text and "http://" not in text.split("</style>")[1]  # offline: nothing to fetch
+
+    music_hours, podcast_hours = conn.execute(
+        "SELECT (SELECT sum(ms_played) FROM core.fact_tracks_history) / 3600000.0,"
+        " (SELECT sum(ms_played) FROM core.fact_podcasts_history) / 3600000.0"
+    ).fetchone()
+    reading = report.section("minutes_by_month").reading
+    assert f"{float(music_hours):,.1f} hours of music" in reading
+    assert f"{float(podcast_hours):,.1f} hours of podcasts" in reading
+
+    top_artist, minutes = conn.execute(
+        "SELECT a.artist_name, sum(f.ms_played) / 60000.0 FROM core.fact_tracks_history f"
+        " JOIN core.dim_artist a USING (artist_id) GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
+    ).fetchone()
+    assert report.section("top_artists").reading == f"Number one: {top_artist} ({float(minutes):,.0f} minutes)."
+
+    skips, plays = conn.execute("SELECT count(*) FILTER (WHERE is_skip), count(*) FROM core.fact_tracks_history").fetchone()
+    assert report.section("skips").reading == f"{100 * skips / plays:.1f}% of {plays:,} music plays were skips."
+    sessions = conn.execute("SELECT count(*) FROM core.fact_listening_sessions").fetchone()[0]
+    assert report.section("sessions").reading.startswith(f"{sessions:,} listening sessions")
+    years = [row[0] for row in report.section("year_in_review").table[1]]
+    assert years == [y for (y,) in conn.execute("SELECT DISTINCT extract(year FROM ts_local)::int FROM core.fact_tracks_history ORDER BY 1")]
+
+
+def test_report_for_one_year(conn, warehouse) -> None:
+    materialize_all(warehouse, SAMPLE_DIR, selection=None)
+    report = build_report(conn, year=2024)
+    hours = conn.execute(
+        "SELECT sum(ms_played) / 3600000.0 FROM core.fact_tracks_history WHERE extract(year FROM ts_local) = 2024"
+    ).fetchone()[0]
+    assert f"{float(hours):,.1f} hours of music" in report.section("minutes_by_month").reading
+    assert report.title == "Listening report, 2024"
+
+
+def test_empty_warehouse_gives_a_sensible_report(conn, warehouse) -> None:
+    report = build_report(conn)
+    html = render_html(report)
+    assert report.section("minutes_by_month").reading == "No plays yet."
+    assert all(section.chart is None for section in report.sections)
+    assert "<section" in html
+
+
+def test_cli_report_prints_the_path(database_url, tmp_path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_"))}
+    env.update(SPOTIFY_ETL_DATABASE_URL=database_url, SPOTIFY_ETL_HOME=str(tmp_path / "home"))
+    cli = str(Path(sys.executable).parent / "spotify-etl")
+    result = subprocess.run([cli, "report", "--year", "2025"], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    path = Path(result.stdout.strip().splitlines()[-1])
+    assert path.name == "listening_report_2025.html" and path.is_file()
