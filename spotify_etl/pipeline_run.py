@@ -10,6 +10,7 @@ import dagster as dg
 
 from spotify_etl.definitions import defs
 from spotify_etl.partitions import monthly_partitions
+from spotify_etl.status import format_table
 
 # Metadata shown in the closing table, in this order, when an asset reports it.
 _SUMMARY_KEYS = ("dagster/row_count", "records_read", "stored", "duplicates", "rejected", "files_failed")
@@ -24,12 +25,9 @@ class RunOutcome:
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
 
     def summary_table(self) -> str:
-        rows = [("asset", "rows", "read", "stored", "dupes", "rejected", "failed files")]
-        for asset, metadata in self.materializations:
-            rows.append((asset, *(str(metadata.get(key, "")) for key in _SUMMARY_KEYS)))
-        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-        lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-        lines.insert(1, "  ".join("-" * width for width in widths))
+        headers = ("asset", "rows", "read", "stored", "dupes", "rejected", "failed files")
+        rows = [(asset, *(metadata.get(key, "") for key in _SUMMARY_KEYS)) for asset, metadata in self.materializations]
+        lines = [format_table(headers, rows)]
         for asset, metadata in self.materializations:
             if "status" in metadata:  # enrichment: fetched, deferred or skipped, and why
                 lines.append(f"{asset}: {metadata['status']}")
