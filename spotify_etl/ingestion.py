@@ -52,6 +52,8 @@ from spotify_etl.sql_files import load_sql
 log = logging.getLogger(__name__)
 
 _HASH_CHUNK = 1 << 20
+_C_INTEGER_LIMIT = "integer overflow"  # what ijson's C parser says of an integer beyond 64 bits
+_PYTHON_PARSER = ijson.get_backend("python")
 _COPY_PLAYS = "COPY load_plays ({}) FROM STDIN (FORMAT BINARY)".format(", ".join(COLUMNS))
 # A file's plays are sorted in memory by the merge, not spilled to disk.
 _SESSION_SETTINGS = "SET work_mem = '64MB'"
@@ -260,6 +262,14 @@ def _stage_file(
         sha256 = sha256_of(export_file)
     else:
         sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged)
+        if outcome.status == "failed" and _C_INTEGER_LIMIT in (outcome.error or ""):
+            # Valid JSON with an integer beyond 64 bits, which the fast C parser cannot hold:
+            # read the file again with ijson's pure-Python parser (slow, exact).
+            conn.rollback()
+            conn.execute(load_sql("raw/create_load_table.sql"))
+            outcome = FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded")
+            staged = _StagedFile(outcome)
+            sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged, parser=_PYTHON_PARSER)
 
     key = (export_file.listener, sha256)
     previous = seen.get(key) or _loaded_path(conn, key)
@@ -321,6 +331,7 @@ def _copy_records(
     recognised: Recognised,
     keep_personal_data: bool,
     staged: _StagedFile,
+    parser=ijson,
 ) -> str:
     """Stream the file's records into the load table; note rejections and a parse error.
     Returns the file's sha256."""
@@ -341,7 +352,7 @@ def _copy_records(
         write_row = copy.write_row
         stream = _HashingReader(raw_stream)
         try:
-            for position, record in enumerate(_records(stream)):
+            for position, record in enumerate(_records(stream, parser)):
                 try:
                     row = normalise(record, position=position)
                 except RecordError as exc:
@@ -349,7 +360,7 @@ def _copy_records(
                     outcome.rejected_by_reason[exc.reason] += 1
                     continue
                 write_row(row)
-        except (ijson.JSONError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        except (ijson.JSONError, parser.JSONError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
             outcome.status = "failed"
             outcome.error = f"not valid JSON after record {position + 1}: {exc}"
         sha256 = stream.finish()
@@ -357,8 +368,8 @@ def _copy_records(
     return sha256
 
 
-def _records(stream) -> Iterable:
-    return ijson.items(stream, "item", use_float=True)
+def _records(stream, parser=ijson) -> Iterable:
+    return parser.items(stream, "item", use_float=True)
 
 
 def _drop_account_twins(conn: psycopg.Connection, listeners: set[str]) -> int:

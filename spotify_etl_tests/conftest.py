@@ -8,6 +8,8 @@ PostgreSQL would have.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from spotify_etl.resources.embedded_postgres import start_embedded_server
+from spotify_etl.resources.embedded_postgres import start_embedded_server, stop_embedded_server
 from spotify_etl.resources.warehouse import WarehouseResource
 
 
@@ -36,12 +38,18 @@ def isolated_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+def server_url() -> Iterator[str]:
     """URL of a database on the test server, used to create per-test databases."""
     external = os.environ.get("SPOTIFY_ETL_TEST_DATABASE_URL")
     if external:
-        return external
-    return start_embedded_server(tmp_path_factory.mktemp("embedded-home"))
+        yield external
+        return
+    # Outside pytest's temporary directories, which another pytest session may prune while
+    # this server still runs from one of them.
+    home = Path(tempfile.mkdtemp(prefix="spotify_etl_tests_"))
+    yield start_embedded_server(home)
+    stop_embedded_server(home)
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def _with_database(url: str, name: str) -> str:
@@ -49,15 +57,22 @@ def _with_database(url: str, name: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def database_url(server_url: str) -> Iterator[str]:
-    """A new, empty database for one test; dropped afterwards."""
+def _fresh_database(server_url: str) -> str:
+    """A new, empty database on the test server (named t_…, dropped by its fixture or left
+    for the server's own cleanup when a test makes more than one)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _with_database(server_url, name)
+    return _with_database(server_url, name)
+
+
+@pytest.fixture
+def database_url(server_url: str) -> Iterator[str]:
+    """A new, empty database for one test; dropped afterwards."""
+    url = _fresh_database(server_url)
+    yield url
     with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(make_url(url).database)))
 
 
 @pytest.fixture

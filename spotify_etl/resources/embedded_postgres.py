@@ -93,6 +93,14 @@ def start_embedded_server(home: Path) -> str:
     return server.get_uri(DATABASE_NAME)
 
 
+def stop_embedded_server(home: Path) -> None:
+    """Let go of the embedded server under `home`; it stops when no other process holds it."""
+    pgdata = pgdata_dir(home).resolve()
+    server = _backend().PostgresServer._instances.get(pgdata)
+    if server is not None:
+        server.cleanup()
+
+
 def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
