@@ -2,8 +2,8 @@
 the Spotify Web API into the jsonb cache tables of `staging`.
 
 One request per unknown id (or per 50 in batch mode), most-played first, each response
-committed as it arrives, so a run stopped by a rate limit loses nothing and the next run
-carries on. Ids the API does not know go to `etl_internal.failed_uris`; transient failures
+committed as it arrives, so a run stopped by a rate limit, or killed, loses nothing and the
+next run carries on without asking for any stored id again. Ids the API does not know go to `etl_internal.failed_uris`; transient failures
 are retried by later runs with a growing delay, up to a limit.
 """
 
@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 _ID = re.compile(r"^[0-9A-Za-z]{22}$")
 # After this many transient failures an id counts as permanently failed.
 MAX_TRANSIENT_ATTEMPTS = 5
-# Commit the cache at least this often (seconds), so a killed run keeps its work.
-_COMMIT_EVERY_S = 2.0
+# Progress is reported this often (seconds).
+_PROGRESS_EVERY_S = 2.0
 API = "spotify"
 
 
@@ -134,7 +134,7 @@ def _enrich_locked(
         return outcome
 
     requests_before = client.stats.requests
-    started = last_commit = time.monotonic()
+    started = last_progress = time.monotonic()
     try:
         for done, (uri, obj, failure) in enumerate(_fetch(client, entity, pending, market), start=1):
             if obj is not None:
@@ -146,9 +146,11 @@ def _enrich_locked(
                 outcome.failed += 1
                 outcome.failures_by_reason[failure.reason] = outcome.failures_by_reason.get(failure.reason, 0) + 1
             outcome.pending -= 1
-            if time.monotonic() - last_commit >= _COMMIT_EVERY_S:
-                conn.commit()
-                last_commit = time.monotonic()
+            # Each answer is committed before the next request: an answer paid for with a
+            # request (and rate-limit budget) is never lost to a kill.
+            conn.commit()
+            if time.monotonic() - last_progress >= _PROGRESS_EVERY_S:
+                last_progress = time.monotonic()
                 if progress:
                     rate = done / max(time.monotonic() - started, 1e-9)
                     progress(f"{entity.endpoint}: {done} done, {outcome.pending} pending, {rate:.1f} ids/s")

@@ -13,10 +13,9 @@ rejected` is a constraint of the table.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
-import zipfile
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -34,6 +33,7 @@ from spotify_etl.export.discover import (
     ACCOUNT_PODCAST,
     ExportFile,
     IgnoredFile,
+    ZIP_ERRORS,
     Recognised,
     discover,
     recognise,
@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 _HASH_CHUNK = 1 << 20
 _C_INTEGER_LIMIT = "integer overflow"  # what ijson's C parser says of an integer beyond 64 bits
+_C_INVALID_UTF8 = "invalid bytes in UTF8"  # ... and of bytes that are not UTF-8
 _PYTHON_PARSER = ijson.get_backend("python")
 _COPY_PLAYS = "COPY load_plays ({}) FROM STDIN (FORMAT BINARY)".format(", ".join(COLUMNS))
 # A file's plays are sorted in memory by the merge, not spilled to disk.
@@ -62,6 +63,11 @@ _COPY_REJECTED = (
 )
 
 
+class IngestionError(RuntimeError):
+    """The warehouse failed while a file was being loaded (connection lost, disk full, ...).
+    That file's transaction is rolled back; files loaded before it stay loaded."""
+
+
 @dataclass
 class FileOutcome:
     """What happened to one file."""
@@ -69,7 +75,7 @@ class FileOutcome:
     path: str
     listener: str
     kind: str
-    status: str  # loaded | failed | unchanged
+    status: str  # loaded | failed | unchanged | vanished
     records_read: int = 0
     stored: int = 0
     duplicates: int = 0
@@ -137,10 +143,28 @@ class _HashingReader:
         return chunk
 
     def finish(self) -> str:
-        """Hash the rest (after a parse error or trailing bytes) and return the hex digest."""
-        while chunk := self._stream.read(_HASH_CHUNK):
-            self.digest.update(chunk)
+        """Hash the rest (after a parse error or trailing bytes) and return the hex digest.
+        A stream that cannot be read to its end (a damaged zip member) is known by what could
+        be read and where it broke, which is the same each time it is read."""
+        try:
+            while chunk := self._stream.read(_HASH_CHUNK):
+                self.digest.update(chunk)
+        except (OSError, *ZIP_ERRORS) as exc:
+            self.digest.update(f"\0unreadable: {exc}".encode())
         return self.digest.hexdigest()
+
+
+class _Utf8RepairingReader:
+    """Bytes that are not UTF-8 replaced by U+FFFD, so that one damaged name costs one
+    record, not the rest of its file."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        return self._decoder.decode(chunk, final=not chunk).encode("utf-8")
 
 
 def sha256_of(export_file: ExportFile) -> str:
@@ -186,7 +210,14 @@ def ingest_raw_dir(
             conn, busy = lanes[turn]
             if busy is not None:
                 busy.result()  # this connection's previous file is merged and committed
-            staged = _stage_file(conn, export_file, recognised, keep_personal_data, seen)
+            try:
+                staged = _stage_file(conn, export_file, recognised, keep_personal_data, seen)
+            except psycopg.Error as exc:
+                raise _warehouse_failed(export_file.path, exc) from exc
+            if staged.outcome.status == "vanished":
+                log.warning("%s: %s", export_file.path, staged.outcome.error, extra={"file": export_file.path})
+                ignored.append(IgnoredFile(export_file.path, staged.outcome.error or "vanished"))
+                continue
             if staged.outcome.status == "unchanged":
                 outcomes.append(staged.outcome)
                 if progress:
@@ -214,6 +245,14 @@ def ingest_raw_dir(
     for outcome in report.failed:
         log.error("%s: %s", outcome.path, outcome.error, extra={"file": outcome.path, "position": outcome.records_read})
     return report
+
+
+def _warehouse_failed(path: str, exc: psycopg.Error) -> IngestionError:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return IngestionError(
+        f"{path}: the warehouse failed while loading this file, which was rolled back "
+        f"(files before it stay loaded; run again once the cause is fixed): {type(exc).__name__}: {detail}"
+    )
 
 
 def _describe(index: int, total: int, outcome: FileOutcome) -> str:
@@ -255,21 +294,13 @@ def _stage_file(
         outcome.status, outcome.same_as = "unchanged", export_file.path
         return _StagedFile(outcome)
 
-    conn.execute(load_sql("raw/create_load_table.sql"))
-    staged = _StagedFile(outcome)
-    if recognised.error:
-        outcome.status, outcome.error = "failed", recognised.error
-        sha256 = sha256_of(export_file)
-    else:
-        sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged)
-        if outcome.status == "failed" and _C_INTEGER_LIMIT in (outcome.error or ""):
-            # Valid JSON with an integer beyond 64 bits, which the fast C parser cannot hold:
-            # read the file again with ijson's pure-Python parser (slow, exact).
-            conn.rollback()
-            conn.execute(load_sql("raw/create_load_table.sql"))
-            outcome = FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded")
-            staged = _StagedFile(outcome)
-            sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged, parser=_PYTHON_PARSER)
+    try:
+        staged, sha256 = _parse_into_load_table(conn, export_file, recognised, keep_personal_data)
+    except FileNotFoundError as exc:  # deleted or moved since it was listed
+        conn.rollback()
+        outcome.status, outcome.error = "vanished", f"vanished before it was read: {exc.strerror}"
+        return _StagedFile(outcome)
+    outcome = staged.outcome
 
     key = (export_file.listener, sha256)
     previous = seen.get(key) or _loaded_path(conn, key)
@@ -283,6 +314,32 @@ def _stage_file(
         (export_file.listener, export_file.path, sha256, export_file.size, modified_at, outcome.kind),
     ).fetchone()[0]
     return staged
+
+
+def _parse_into_load_table(
+    conn: psycopg.Connection, export_file: ExportFile, recognised: Recognised, keep_personal_data: bool
+) -> tuple[_StagedFile, str]:
+    """The file's records in the load table (a fresh one per attempt) and its sha256. The fast
+    C parser reads first; the rare files it cannot read to the end are read again by a slower
+    reader that can."""
+    conn.execute(load_sql("raw/create_load_table.sql"))
+    staged = _StagedFile(FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded"))
+    if recognised.error:
+        staged.outcome.status, staged.outcome.error = "failed", recognised.error
+        return staged, sha256_of(export_file)
+    sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged)
+    error = staged.outcome.error or ""
+    if staged.outcome.status == "failed" and (_C_INTEGER_LIMIT in error or _C_INVALID_UTF8 in error):
+        # An integer beyond 64 bits (valid JSON the C parser cannot hold): ijson's exact
+        # pure-Python parser. Bytes that are not UTF-8: replaced, and their records rejected.
+        conn.rollback()
+        conn.execute(load_sql("raw/create_load_table.sql"))
+        staged = _StagedFile(FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded"))
+        if _C_INTEGER_LIMIT in error:
+            sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged, parser=_PYTHON_PARSER)
+        else:
+            sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged, repair_utf8=True)
+    return staged, sha256
 
 
 def _loaded_path(conn: psycopg.Connection, key: tuple[str, str]) -> str | None:
@@ -320,9 +377,20 @@ def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
             ),
         )  # fmt: skip
         conn.commit()
+    except psycopg.Error as exc:
+        _rollback_quietly(conn)
+        raise _warehouse_failed(outcome.path, exc) from exc
     except BaseException:
-        conn.rollback()
+        _rollback_quietly(conn)
         raise
+
+
+def _rollback_quietly(conn: psycopg.Connection) -> None:
+    """Roll back, unless the connection is already gone (then the server rolled back)."""
+    try:
+        conn.rollback()
+    except psycopg.Error:
+        pass
 
 
 def _copy_records(
@@ -332,6 +400,7 @@ def _copy_records(
     keep_personal_data: bool,
     staged: _StagedFile,
     parser=ijson,
+    repair_utf8: bool = False,
 ) -> str:
     """Stream the file's records into the load table; note rejections and a parse error.
     Returns the file's sha256."""
@@ -346,13 +415,16 @@ def _copy_records(
             is_video=recognised.is_video, keep_personal_data=keep_personal_data,
         )  # fmt: skip
 
+    if repair_utf8:
+        normalise = partial(_reject_replaced_bytes, normalise)
+
     position = -1
     with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as raw_stream:
         copy.set_types(COLUMN_TYPES)
         write_row = copy.write_row
         stream = _HashingReader(raw_stream)
         try:
-            for position, record in enumerate(_records(stream, parser)):
+            for position, record in enumerate(_records(_Utf8RepairingReader(stream) if repair_utf8 else stream, parser)):
                 try:
                     row = normalise(record, position=position)
                 except RecordError as exc:
@@ -360,12 +432,30 @@ def _copy_records(
                     outcome.rejected_by_reason[exc.reason] += 1
                     continue
                 write_row(row)
-        except (ijson.JSONError, parser.JSONError, ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-            outcome.status = "failed"
-            outcome.error = f"not valid JSON after record {position + 1}: {exc}"
+        except (ijson.JSONError, parser.JSONError, ValueError) as exc:
+            outcome.status, outcome.error = "failed", f"not valid JSON after {position + 1} records: {_one_line(exc)}"
+        except ZIP_ERRORS as exc:
+            outcome.status, outcome.error = "failed", f"damaged in its zip archive after {position + 1} records: {_one_line(exc)}"
+        except OSError as exc:
+            outcome.status, outcome.error = "failed", f"read failed after {position + 1} records: {_one_line(exc)}"
         sha256 = stream.finish()
     outcome.records_read = position + 1
     return sha256
+
+
+def _reject_replaced_bytes(normalise: Callable[..., tuple], record, *, position: int) -> tuple:
+    """In a file read with its invalid UTF-8 replaced: a record holding a replacement
+    character is rejected (its text, with the replacements, is kept with the rejection)."""
+    if isinstance(record, dict):
+        for name, value in record.items():
+            if isinstance(value, str) and "\ufffd" in value or "\ufffd" in name:
+                raise RecordError(f"field {name!r}: invalid UTF-8 bytes")
+    return normalise(record, position=position)
+
+
+def _one_line(exc: BaseException) -> str:
+    """ijson's C parser reports lexical errors over several lines with a pointer."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _records(stream, parser=ijson) -> Iterable:

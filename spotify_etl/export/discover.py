@@ -10,8 +10,10 @@ Zips are read in place, never extracted, so a member's path cannot escape anywhe
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -37,6 +39,16 @@ _NAME_KINDS = [
     (re.compile(r"^streaminghistory(_music_)?\d*\.json$", re.I), ACCOUNT_MUSIC),
 ]
 
+# A zip member is refused unread when it declares more than this many bytes at more than
+# this compression ratio: real play files compress about 10:1, a zip bomb thousands to one.
+# (zipfile never inflates past the declared size, so the declaration is a real bound.)
+ZIP_BOMB_FLOOR_BYTES = 256 * 2**20
+ZIP_BOMB_RATIO = 200
+
+# Errors of reading a zip member: damaged data, or a feature zipfile lacks (encryption,
+# compression methods such as deflate64).
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+
 # Folder names that are part of an export rather than a listener's name.
 _EXPORT_FOLDER = re.compile(r"^(spotify[ _].*|my_spotify_data.*|mydata.*)$", re.I)
 
@@ -59,6 +71,9 @@ class ExportFile:
     opener: Callable[[], IO[bytes]] = field(repr=False, compare=False)
     # Seconds since the epoch: the file's, or for a zip member the archive's and its own.
     mtime: float = 0.0
+    # Why the file cannot be read as plays, known before opening it (a damaged archive, a
+    # refused member); such a file is recorded as failed.
+    problem: str | None = None
 
     @property
     def name(self) -> str:
@@ -148,22 +163,45 @@ def _zip_members(
         archive_mtime = archive.stat().st_mtime
         with zipfile.ZipFile(archive) as zf:
             infos = sorted(zf.infolist(), key=lambda info: info.filename)
+    except FileNotFoundError as exc:
+        return [], [IgnoredFile(str(relative), f"vanished before it was read: {exc.strerror}")]
     except (zipfile.BadZipFile, OSError) as exc:
-        return [], [IgnoredFile(str(relative), f"unreadable zip archive: {exc}")]
+        # A truncated or damaged download: a failed file, so the check reports it.
+        problem = f"unreadable zip archive: {exc}"
+        return [ExportFile(str(relative), listener, archive.stat().st_size, _file_opener(archive), archive_mtime, problem)], []
     for info in infos:
         if info.is_dir():
             continue
         member = PurePosixPath(info.filename)
         display = f"{relative}!{info.filename}"
+        if member.is_absolute() or ".." in member.parts:
+            # Never extracted, so harmless here, but no export has such names: say so.
+            ignored.append(IgnoredFile(display, "unsafe member path (absolute or with '..'): not read"))
+            continue
         if any(part.startswith(".") or part == "__MACOSX" for part in member.parts):
             continue
         if member.suffix.lower() == ".json":
-            files.append(
-                ExportFile(display, listener, info.file_size, _zip_opener(archive, info.filename), archive_mtime)
-            )
+            problem = _refusal(info)
+            # A refused member is never inflated: it is known (and hashed) by its header alone.
+            opener = _header_opener(info) if problem else _zip_opener(archive, info.filename)
+            files.append(ExportFile(display, listener, info.file_size, opener, archive_mtime, problem))
         else:
             ignored.append(IgnoredFile(display, _not_json_reason(member.suffix.lower())))
     return files, ignored
+
+
+def _refusal(info: zipfile.ZipInfo) -> str | None:
+    if info.file_size > ZIP_BOMB_FLOOR_BYTES and info.file_size > ZIP_BOMB_RATIO * max(info.compress_size, 1):
+        return (
+            f"refused, not inflated: declares {info.file_size:,} bytes from {info.compress_size:,} compressed "
+            f"(over {ZIP_BOMB_RATIO}:1, a zip bomb?)"
+        )
+    return None
+
+
+def _header_opener(info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+    header = f"{info.filename}\0{info.CRC}\0{info.file_size}\0{info.compress_size}".encode()
+    return lambda: io.BytesIO(header)
 
 
 def _not_json_reason(suffix: str) -> str:
@@ -175,6 +213,9 @@ def _not_json_reason(suffix: str) -> str:
 def recognise(export_file: ExportFile) -> Recognised:
     """Read just enough of the file to tell what it holds."""
     by_name = kind_from_name(export_file.name)
+    if export_file.problem:
+        kind = by_name or ("zip_archive" if export_file.path.lower().endswith(".zip") else "unknown")
+        return Recognised(kind, kind == EXTENDED_VIDEO, error=export_file.problem)
     try:
         with export_file.open() as stream:
             top, keys = _first_record_keys(stream)
@@ -182,10 +223,13 @@ def recognise(export_file: ExportFile) -> Recognised:
         if by_name:
             return Recognised(by_name, by_name == EXTENDED_VIDEO, error=f"not valid JSON: {exc}")
         return Recognised(None, reason=f"not play data: not valid JSON ({exc})")
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
+    except FileNotFoundError as exc:
+        return Recognised(None, reason=f"vanished before it was read: {exc.strerror}")
+    except (OSError, *ZIP_ERRORS) as exc:
+        what = "cannot be read" if isinstance(exc, OSError) else "damaged in its zip archive"
         if by_name:
-            return Recognised(by_name, by_name == EXTENDED_VIDEO, error=f"cannot be read: {exc}")
-        return Recognised(None, reason=f"cannot be read: {exc}")
+            return Recognised(by_name, by_name == EXTENDED_VIDEO, error=f"{what}: {exc}")
+        return Recognised(None, reason=f"{what}: {exc}")
 
     if top != "start_array":
         what = {"start_map": "an object"}.get(top or "", "not an array")

@@ -47,6 +47,12 @@ _MS_EPOCH_THRESHOLD = 1e11
 
 _SEP = "\x1f"  # separates names inside a key; never part of a real name
 
+# Names and URIs are keys of unique indexes, whose entries PostgreSQL caps at 2,704 bytes;
+# Spotify's longest names are a few hundred characters. A record whose text fields are all
+# shorter than _FAST_TEXT_CHARS together cannot exceed the cap and skips the exact check.
+MAX_TEXT_BYTES = 1000
+_FAST_TEXT_CHARS = 600
+
 
 class RecordError(ValueError):
     """The record cannot be stored as a play.
@@ -104,7 +110,8 @@ def normalise_extended(
         _TEXT_TYPES.issuperset(map(type, text))
         and _BOOL_TYPES.issuperset(map(type, flags))
         and (ms_played is None or (type(ms_played) is int and 0 <= ms_played <= _MAX_MS))
-        and _clean("".join(filter(None, text)))
+        and _clean(joined := "".join(filter(None, text)))
+        and len(joined) <= _FAST_TEXT_CHARS
     ):
         text = tuple(_checked_text(get(name), name) for name in _EXTENDED_TEXT)
         flags = tuple(_bool(get(name), name) for name in _EXTENDED_BOOL)
@@ -237,6 +244,8 @@ def _checked_text(value: Any, field: str) -> str | None:
         raise RecordError(f"field {field!r}: contains a NUL character")
     if not _clean(value):
         raise RecordError(f"field {field!r}: invalid Unicode (lone surrogate)")
+    if len(value) > MAX_TEXT_BYTES // 4 and len(value.encode("utf-8")) > MAX_TEXT_BYTES:
+        raise RecordError(f"field {field!r}: longer than {MAX_TEXT_BYTES:,} bytes", f"{len(value):,} characters")
     # Empty strings stay; the merge into staging turns them into NULL (sql/raw/merge_plays.sql).
     return value
 

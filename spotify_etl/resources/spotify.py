@@ -5,6 +5,9 @@ spotipy's default session retries 429s through urllib3, which sleeps the whole R
 (up to a day) without a word. This resource gives spotipy a plain `requests.Session` with no
 retries and decides itself: wait a short Retry-After, defer a long one (or an exhausted daily
 quota) to a later run, back off on 5xx and connection errors, renew the token once on 401.
+Whatever the API does, a run ends in bounded time: an outage (several ids in a row failing
+after their retries, or the token endpoint down) and a long 429 storm defer the rest of the
+work to a later run instead of failing every id.
 """
 
 from __future__ import annotations
@@ -35,6 +38,10 @@ logging.getLogger("spotipy").setLevel(logging.INFO)
 BATCH_LIMITS = {"tracks": 50, "artists": 50, "albums": 20, "episodes": 50, "shows": 50}
 _SINGLE = {"tracks": "track", "artists": "artist", "albums": "album", "episodes": "episode", "shows": "show"}
 _WITH_MARKET = {"episodes", "shows"}
+# This many ids in a row failing after all their retries means Spotify is down, not the ids.
+OUTAGE_STREAK = 3
+# How long an outage defers the work.
+OUTAGE_PAUSE = timedelta(minutes=15)
 
 
 class SpotifyDeferred(Exception):
@@ -83,6 +90,9 @@ class SpotifyResource(ConfigurableResource):
     mode: Literal["single", "batch", "auto"] = "single"
     requests_per_30s: int = Field(default=60, description="Client-side limit on requests per rolling 30 s.")
     max_wait_s: float = Field(default=60, description="Longest Retry-After to wait in the run; longer defers.")
+    max_total_wait_s: float = Field(
+        default=900, description="Longest total waiting on 429s in one run; beyond it the rest is deferred."
+    )
     max_retries: int = Field(default=4, description="Retries of a 5xx or connection error per request.")
     backoff_s: float = Field(default=1.0, description="First backoff after a 5xx; doubles each retry.")
     timeout_s: float = Field(default=15, description="HTTP timeout per request.")
@@ -106,6 +116,8 @@ class SpotifyClient:
         self.stats = ApiStats()
         self._sent: deque[float] = deque()
         self.batch = config.mode in ("batch", "auto")
+        self.outage_streak = 0  # requests in a row that failed after all their retries
+        self.rate_limited_s = 0.0  # waited on 429s in this run
         self.auth = spotipy.SpotifyClientCredentials(
             client_id=config.client_id,
             client_secret=config.client_secret,
@@ -148,7 +160,9 @@ class SpotifyClient:
             self._throttle()
             self.stats.requests += 1
             try:
-                return request()
+                result = request()
+                self.outage_streak = 0
+                return result
             except spotipy.SpotifyException as exc:
                 status = exc.http_status
                 if status == 429:
@@ -169,7 +183,14 @@ class SpotifyClient:
             except (requests.ConnectionError, requests.Timeout) as exc:
                 failures = self._backoff(failures, type(exc).__name__, exc)
             except SpotifyOauthError as exc:  # the token endpoint failed
-                failures = self._backoff(failures, "token endpoint", exc)
+                if exc.error in ("invalid_client", "unauthorized_client"):
+                    raise SpotifyForbidden(f"the token endpoint refused the client credentials ({exc.error})") from None
+                try:
+                    failures = self._backoff(failures, "token endpoint", exc)
+                except SpotifyItemFailed:
+                    raise SpotifyDeferred(
+                        datetime.now(UTC) + OUTAGE_PAUSE, f"token endpoint unavailable ({self.config.max_retries + 1} attempts)"
+                    ) from None
 
     def _on_rate_limit(self, exc: spotipy.SpotifyException) -> None:
         headers = exc.headers or {}
@@ -182,13 +203,24 @@ class SpotifyClient:
             raise SpotifyDeferred(datetime.now(UTC) + timedelta(seconds=max(wait, 3600)), "daily quota exceeded (429 QUOTA_EXCEEDED)")
         if wait > self.config.max_wait_s:
             raise SpotifyDeferred(datetime.now(UTC) + timedelta(seconds=wait), f"rate limited (429, Retry-After {wait:.0f} s)")
+        if self.rate_limited_s + wait > self.config.max_total_wait_s:
+            raise SpotifyDeferred(
+                datetime.now(UTC) + timedelta(seconds=wait),
+                f"rate limited for {self.rate_limited_s:.0f} s in this run (429 storm)",
+            )
         log.info("Spotify rate limit: waiting %.0f s (Retry-After)", wait)
+        self.rate_limited_s += wait
         self.stats.waited_s += wait
         self.sleep(wait)
 
     def _backoff(self, failures: int, what: str, exc: Exception) -> int:
         failures += 1
         if failures > self.config.max_retries:
+            self.outage_streak += 1
+            if self.outage_streak >= OUTAGE_STREAK:
+                raise SpotifyDeferred(
+                    datetime.now(UTC) + OUTAGE_PAUSE, f"Spotify unavailable: {what} on {self.outage_streak} requests in a row"
+                )
             raise SpotifyItemFailed(getattr(exc, "http_status", None), f"{what} after {failures} attempts", permanent=False)
         delay = self.config.backoff_s * 2 ** (failures - 1) * (1 + random.random() / 2)
         log.warning("Spotify %s; retry %d/%d in %.1f s", what, failures, self.config.max_retries, delay)
