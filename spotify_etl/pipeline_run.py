@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
+import psutil
 
 from spotify_etl.definitions import defs
 from spotify_etl.partitions import monthly_partitions
@@ -66,6 +69,30 @@ def _value(entry: dg.MetadataValue) -> object:
     return getattr(entry, "value", entry)
 
 
+# Tags that tie a run to the process executing it, so a run whose process was killed can be
+# told from one still going.
+_PID_TAG, _HOST_TAG = "spotify_etl/pid", "spotify_etl/host"
+
+
+def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark failed the runs this machine started from the command line whose process is gone
+    (killed, or the machine rebooted). Left as STARTED they would count against the
+    instance's one-run-at-a-time limit and hold up the sensor's runs forever."""
+    records = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
+            tags={_HOST_TAG: socket.gethostname()},
+        )
+    )
+    abandoned = []
+    for run in records:
+        pid = int(run.tags.get(_PID_TAG, "0") or 0)
+        if pid and not psutil.pid_exists(pid):
+            instance.report_run_failed(run, f"the process running it (pid {pid}) ended without finishing it")
+            abandoned.append(run.run_id)
+    return abandoned
+
+
 def run_pipeline(
     *,
     raw_dir: Path | None = None,
@@ -75,6 +102,7 @@ def run_pipeline(
     instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
     instance = instance or dg.DagsterInstance.get()
+    fail_abandoned_runs(instance)
     job = defs.resolve_job_def("full_load")
     run_config: dict = {"loggers": {"console": {"config": {"log_level": "INFO"}}}}
     if raw_dir is not None:
@@ -86,7 +114,12 @@ def run_pipeline(
         raise_on_error=False,
         asset_selection=_selection(enrich),
         # One run over the whole range: the facts' BackfillPolicy.single_run() loads it at once.
-        tags={"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last},
+        tags={
+            "dagster/asset_partition_range_start": first,
+            "dagster/asset_partition_range_end": last,
+            _PID_TAG: str(os.getpid()),
+            _HOST_TAG: socket.gethostname(),
+        },
     )
 
     outcome = RunOutcome(result.run_id, result.success, None)

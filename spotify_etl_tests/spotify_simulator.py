@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,6 +31,11 @@ class SpotifySimulator:
     script: list = field(default_factory=list)
     # Answer 5xx to every n-th API request (0 = never).
     fail_every: int = 0
+    # Answer 503 to this share of API requests, drawn from a seeded generator (0 = never).
+    fail_ratio: float = 0.0
+    rng: random.Random = field(default_factory=lambda: random.Random(8))
+    # Seconds each API answer takes, as over a real network.
+    delay_s: float = 0.0
     token_down: bool = False
     requests: list[str] = field(default_factory=list)  # paths of API requests, in order
     ids_requested: Counter = field(default_factory=Counter)
@@ -98,8 +105,15 @@ class _Handler(BaseHTTPRequestHandler):
         if scripted is not None:
             status, headers, body = scripted
             return self._send(status, body, headers)
+        if sim.delay_s:
+            time.sleep(sim.delay_s)
         if sim.fail_every and count % sim.fail_every == 0:
             return self._error(502, "Bad gateway")
+        if sim.fail_ratio:
+            with sim.lock:
+                unlucky = sim.rng.random() < sim.fail_ratio
+            if unlucky:
+                return self._error(503, "Service unavailable")
         if not sim.owner_premium:
             return self._error(403, "Active premium subscription required for the owner of the app.")
 

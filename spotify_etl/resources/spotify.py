@@ -205,7 +205,7 @@ class SpotifyClient:
             raise SpotifyDeferred(datetime.now(UTC) + timedelta(seconds=wait), f"rate limited (429, Retry-After {wait:.0f} s)")
         if self.rate_limited_s + wait > self.config.max_total_wait_s:
             raise SpotifyDeferred(
-                datetime.now(UTC) + timedelta(seconds=wait),
+                datetime.now(UTC) + max(timedelta(seconds=wait), OUTAGE_PAUSE),
                 f"rate limited for {self.rate_limited_s:.0f} s in this run (429 storm)",
             )
         log.info("Spotify rate limit: waiting %.0f s (Retry-After)", wait)

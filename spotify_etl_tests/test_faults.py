@@ -1,0 +1,447 @@
+"""Faults: the pipeline killed, PostgreSQL restarted or out of disk, the Spotify API failing
+every way it can, the raw directory read-only or full, files vanishing. After each, a
+re-run leaves exactly the warehouse an uninterrupted run does: no play lost or doubled,
+no id fetched twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import dagster as dg
+import psycopg
+import pytest
+from psycopg import sql
+
+from spotify_etl.definitions import all_asset_checks, all_assets, defs
+from spotify_etl.enrichment import TRACKS, enrich
+from spotify_etl.ingestion import IngestionError, ingest_raw_dir
+from spotify_etl.resources.embedded_postgres import restart_embedded_server, start_embedded_server, stop_embedded_server
+from spotify_etl.resources.spotify import SpotifyResource
+from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.sensors import raw_files_sensor
+from spotify_etl.synthetic import write_export
+from spotify_etl_tests.conftest import _fresh_database, _with_database
+from spotify_etl_tests.export_factory import play, write_json
+from spotify_etl_tests.pipeline_helpers import materialize_all
+from spotify_etl_tests.snapshots import assert_same_warehouse
+from spotify_etl_tests.spotify_simulator import CLIENT_ID, CLIENT_SECRET, SimulatorServer, artist_obj, track_obj
+from spotify_etl_tests.test_cli import CLI
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="mounts a small filesystem, which needs root (CI runs as root)"
+)
+
+
+def scalar(url: str, query: str, *params):
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params or None).fetchone()[0]
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
+
+
+def new_warehouse(server_url: str) -> str:
+    return WarehouseResource(database_url=_fresh_database(server_url)).url()
+
+
+def cli_env(database_url: str, home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_", "SPOTIPY_"))}
+    env.update(SPOTIFY_ETL_DATABASE_URL=database_url, SPOTIFY_ETL_HOME=str(home))
+    return env
+
+
+# --- the pipeline process killed ----------------------------------------------------------
+
+
+def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(server_url, tmp_path) -> None:
+    raw_dir = tmp_path / "raw"
+    write_export(raw_dir, 100_000, per_file=20_000, account_months=2)
+    killed, clean = new_warehouse(server_url), new_warehouse(server_url)
+    home = tmp_path / "home"
+
+    process = subprocess.Popen(
+        [CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_env(killed, home),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    def fact_insert_running() -> bool:
+        assert process.poll() is None, "the run ended before the fact load was caught"
+        return bool(
+            scalar(
+                killed,
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active'"
+                " AND pid <> pg_backend_pid() AND query ILIKE '%INSERT INTO core.fact_tracks_history%'",
+            )
+        )
+
+    wait_for(fact_insert_running, "the fact load to start", timeout=300)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    # The server rolls back the dead client's transaction once it notices.
+    wait_for(lambda: not scalar(killed, "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'"), "the killed run's sessions to end")
+    facts_left = scalar(killed, "SELECT count(*) FROM core.fact_tracks_history")
+
+    again = subprocess.run([CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_env(killed, home), capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr
+    clean_run = subprocess.run([CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_env(clean, tmp_path / "clean_home"), capture_output=True, text=True, timeout=600)
+    assert clean_run.returncode == 0, clean_run.stderr
+
+    counts = assert_same_warehouse(killed, clean)
+    assert facts_left < counts["core.fact_tracks_history"]  # the killed load was rolled back, not half-done
+    # The killed run is not left "started" in the instance, where it would block queued runs.
+    instance = dg.DagsterInstance.from_config(str(home / "dagster"))
+    statuses = sorted(run.status.value for run in instance.get_runs())
+    assert statuses == ["FAILURE", "SUCCESS"]
+
+
+def test_enrichment_killed_midway_fetches_no_id_twice(warehouse, raw_dir) -> None:
+    with SimulatorServer() as server:
+        sim = server.sim
+        artist = sim.add("artists", artist_obj("A" + "0" * 21, "Artist"))
+        plays = []
+        for i in range(150):
+            track = sim.add("tracks", track_obj(f"T{i:021d}", f"Song {i}", [artist], "L" + "0" * 21, "Album"))
+            plays.append(play(f"2024-01-01T{i // 60:02d}:{i % 60:02d}:00Z", uri=track["uri"]))
+        write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
+        ingest_raw_dir(warehouse.url(), raw_dir)
+        sim.delay_s = 0.01  # a network's latency, so the kill lands mid-run
+
+        script = (
+            "import sys, psycopg\n"
+            "from spotify_etl.enrichment import TRACKS, enrich\n"
+            "from spotify_etl.resources.spotify import SpotifyResource\n"
+            "client = SpotifyResource(client_id=sys.argv[2], client_secret=sys.argv[3], api_url=sys.argv[4],"
+            " token_url=sys.argv[5], requests_per_30s=100000).client()\n"
+            "with psycopg.connect(sys.argv[1]) as conn:\n"
+            "    enrich(conn, client, TRACKS)\n"
+        )
+        url = warehouse.url()
+        process = subprocess.Popen([sys.executable, "-c", script, url, CLIENT_ID, CLIENT_SECRET, server.api_url, server.token_url])
+        wait_for(lambda: scalar(url, "SELECT count(*) FROM staging.spotify_track_data") >= 40, "40 tracks fetched")
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        with psycopg.connect(url) as conn:
+            stored_by_killed = {u.rsplit(":", 1)[1] for (u,) in conn.execute("SELECT spotify_track_uri FROM staging.spotify_track_data")}
+        assert 40 <= len(stored_by_killed) < 150
+        requests_by_killed = sum(sim.ids_requested.values())
+
+        sim.delay_s = 0
+        client = SpotifyResource(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=server.api_url, token_url=server.token_url, requests_per_30s=100_000).client()
+        with psycopg.connect(url) as conn:
+            outcome = enrich(conn, client, TRACKS)
+        assert outcome.fetched == 150 - len(stored_by_killed) and outcome.pending == 0
+        assert scalar(url, "SELECT count(*) FROM staging.spotify_track_data") == 150
+        # Every answer the killed run stored was never asked for again; at most the one
+        # request in flight at the kill was asked twice.
+        assert all(sim.ids_requested[("tracks", i)] == 1 for i in stored_by_killed)
+        asked_twice = [key for key, n in sim.ids_requested.items() if n > 1]
+        assert len(asked_twice) <= 1 and requests_by_killed - len(stored_by_killed) <= 1
+        assert sum(sim.ids_requested.values()) <= 151
+
+
+# --- PostgreSQL restarted mid-run -----------------------------------------------------------
+
+
+@pytest.fixture
+def own_server() -> Iterator[Path]:
+    """A server of this test's own, which it may restart without disturbing the others."""
+    home = Path(tempfile.mkdtemp(prefix="spotify_etl_restart_"))
+    start_embedded_server(home)
+    yield home
+    stop_embedded_server(home)
+
+
+def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_server, tmp_path) -> None:
+    server_url = start_embedded_server(own_server)
+    raw_dir = tmp_path / "raw"
+    write_export(raw_dir, 80_000, per_file=4_000, account_months=2)
+    interrupted, clean = new_warehouse(server_url), new_warehouse(server_url)
+    ingest_raw_dir(clean, raw_dir)
+
+    def restart_when_three_files_are_in() -> None:
+        wait_for(lambda: scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files") >= 3, "three files loaded")
+        restart_embedded_server(own_server)
+
+    restarter = threading.Thread(target=restart_when_three_files_are_in)
+    restarter.start()
+    warehouse = WarehouseResource(database_url=interrupted)
+    result = dg.materialize(
+        [*all_assets, *all_asset_checks], selection=["raw_plays"],
+        run_config={"ops": {"raw_plays": {"config": {"raw_dir": str(raw_dir)}}}},
+        resources={"warehouse": warehouse, "spotify": SpotifyResource()}, raise_on_error=False,
+    )  # fmt: skip
+    restarter.join()
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.is_step_failure]
+    assert failure.step_key == "raw_plays"
+    message = failure.step_failure_data.error.cause.message
+    assert "IngestionError" in message and ".json: the warehouse failed while loading this file" in message, message
+    loaded = scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files")
+    assert 3 <= loaded < 20
+    assert scalar(interrupted, "SELECT count(*) FROM staging.streaming_history") == scalar(interrupted, "SELECT sum(stored) FROM etl_internal.source_files")
+
+    materialize_all(warehouse, raw_dir, selection=["raw_plays"])
+    assert_same_warehouse(interrupted, clean, ("staging.streaming_history", "etl_internal.source_files"))
+
+
+# --- PostgreSQL out of disk -------------------------------------------------------------------
+
+
+@contextmanager
+def small_tablespace(admin_url: str, size: str) -> Iterator[tuple[str, Path]]:
+    """A tablespace on a tmpfs of `size`, owned by the server's system user."""
+    mount = Path(tempfile.mkdtemp(prefix="spotify_etl_full_"))
+    mount.chmod(0o755)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount)], check=True)
+    name = f"small_{mount.name[-8:].lower()}"
+    try:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            data_dir = admin.execute("SHOW data_directory").fetchone()[0]
+            owner = os.stat(data_dir)
+            os.chown(mount, owner.st_uid, owner.st_gid)
+            admin.execute(sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(sql.Identifier(name), sql.Literal(str(mount))))
+        yield name, mount
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            for (db,) in admin.execute("SELECT datname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE t.spcname = %s", (name,)).fetchall():
+                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db)))
+            admin.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
+        subprocess.run(["umount", str(mount)], check=False)
+        mount.rmdir()
+
+
+@needs_root
+def test_warehouse_disk_full_fails_the_file_then_loads_everything_once_space_is_freed(server_url, tmp_path) -> None:
+    raw_dir = tmp_path / "raw"
+    write_export(raw_dir, 60_000, per_file=5_000, account_months=0)
+    clean = new_warehouse(server_url)
+    ingest_raw_dir(clean, raw_dir)
+    with small_tablespace(server_url, "20m") as (tablespace, mount):
+        with psycopg.connect(server_url, autocommit=True) as admin:
+            admin.execute(sql.SQL("CREATE DATABASE t_full TABLESPACE {}").format(sql.Identifier(tablespace)))
+        full = WarehouseResource(database_url=_with_database(server_url, "t_full")).url()
+
+        with pytest.raises(IngestionError) as failure:
+            ingest_raw_dir(full, raw_dir)
+        message = str(failure.value)
+        assert "Streaming_History_Audio_" in message and "No space left on device" in message, message
+        files = scalar(full, "SELECT count(*) FROM etl_internal.source_files")
+        assert 1 <= files < 12
+        assert scalar(full, "SELECT count(*) FROM staging.streaming_history") == scalar(full, "SELECT sum(stored) FROM etl_internal.source_files")
+
+        subprocess.run(["mount", "-o", "remount,size=400m", str(mount)], check=True)  # space freed
+        report = ingest_raw_dir(full, raw_dir)
+        assert not report.failed
+        assert_same_warehouse(full, clean, ("staging.streaming_history", "etl_internal.source_files"))
+
+
+# --- the Spotify API failing ------------------------------------------------------------------
+
+
+def api_catalog(server: SimulatorServer, raw_dir: Path, tracks: int = 40) -> None:
+    sim = server.sim
+    plays = []
+    for i in range(tracks):
+        artist = sim.add("artists", artist_obj(f"A{i:021d}", f"Artist {i}"))
+        track = sim.add("tracks", track_obj(f"T{i:021d}", f"Song {i}", [artist], f"L{i:021d}", f"Album {i}"))
+        plays.append(play(f"2024-03-01T{i // 60:02d}:{i % 60:02d}:00Z", uri=track["uri"]))
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
+
+
+def run_with_api(warehouse: WarehouseResource, raw_dir: Path, server: SimulatorServer, **options) -> tuple[float, dg.ExecuteInProcessResult]:
+    settings = {"backoff_s": 0.01, "max_wait_s": 2, "requests_per_30s": 100_000, **options}
+    spotify = SpotifyResource(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=server.api_url, token_url=server.token_url, **settings)
+    started = time.monotonic()
+    result = materialize_all(warehouse, raw_dir, spotify=spotify)
+    return time.monotonic() - started, result
+
+
+def state(conn) -> tuple:
+    tracks = conn.execute("SELECT count(*) FROM staging.spotify_track_data").fetchone()[0]
+    artists = conn.execute("SELECT count(*) FROM staging.spotify_artist_data").fetchone()[0]
+    failed = conn.execute("SELECT count(*) FROM etl_internal.failed_uris").fetchone()[0]
+    resume = conn.execute("SELECT resume_at, reason FROM etl_internal.api_resume_state").fetchone()
+    return tracks, artists, failed, resume
+
+
+def test_api_answering_20_percent_5xx_fetches_everything(conn, warehouse, raw_dir) -> None:
+    with SimulatorServer() as server:
+        api_catalog(server, raw_dir)
+        server.sim.fail_ratio = 0.2
+        elapsed, _ = run_with_api(warehouse, raw_dir, server)
+        tracks, artists, failed, resume = state(conn)
+        assert (tracks, artists, failed, resume) == (40, 40, 0, None)
+        answered_5xx = len(server.sim.requests) - 80
+        assert 5 <= answered_5xx <= 40  # about a fifth of ~100 requests, all retried
+        assert elapsed < 120
+
+
+def test_429_storm_defers_the_rest_after_the_run_wait_budget(conn, warehouse, raw_dir) -> None:
+    with SimulatorServer() as server:
+        api_catalog(server, raw_dir)
+        storm = (429, {"Retry-After": "1"}, {"error": {"status": 429, "message": "API rate limit exceeded"}})
+        server.sim.script = [None] * 5 + [storm] * 1000  # five answers, then nothing but 429
+        elapsed, _ = run_with_api(warehouse, raw_dir, server, max_total_wait_s=3)
+        tracks, artists, failed, (resume_at, reason) = state(conn)
+        assert (tracks, artists, failed) == (5, 0, 0)
+        assert reason == "rate limited for 3 s in this run (429 storm)"
+        assert resume_at > datetime.now(UTC) + timedelta(minutes=14)
+        assert elapsed < 60
+
+
+def test_retry_after_of_a_day_defers_until_then_and_asks_nothing_meanwhile(conn, warehouse, raw_dir) -> None:
+    with SimulatorServer() as server:
+        api_catalog(server, raw_dir)
+        day = (429, {"Retry-After": "86400"}, {"error": {"status": 429, "message": "API rate limit exceeded"}})
+        server.sim.script = [None] * 7 + [day]
+        elapsed, result = run_with_api(warehouse, raw_dir, server)
+        tracks, artists, failed, (resume_at, reason) = state(conn)
+        assert (tracks, artists, failed) == (7, 0, 0)
+        assert reason == "rate limited (429, Retry-After 86400 s)"
+        assert timedelta(hours=23) < resume_at - datetime.now(UTC) <= timedelta(days=1)
+        assert elapsed < 60
+        asked = len(server.sim.requests)
+        run_with_api(warehouse, raw_dir, server)  # the next run, before the day is over
+        assert len(server.sim.requests) == asked
+
+
+def test_token_endpoint_down_defers_without_failing_any_id(conn, warehouse, raw_dir) -> None:
+    with SimulatorServer() as server:
+        api_catalog(server, raw_dir)
+        server.sim.token_down = True
+        elapsed, result = run_with_api(warehouse, raw_dir, server)
+        tracks, artists, failed, (resume_at, reason) = state(conn)
+        assert (tracks, artists, failed) == (0, 0, 0)
+        assert reason == "token endpoint unavailable (5 attempts)"
+        assert server.sim.requests == []  # no API request without a token
+        assert elapsed < 60
+
+        server.sim.token_down = False
+        conn.execute("UPDATE etl_internal.api_resume_state SET resume_at = now() - interval '1 second'")
+        conn.commit()
+        run_with_api(warehouse, raw_dir, server)
+        assert state(conn) == (40, 40, 0, None)
+
+
+def test_api_outage_defers_after_three_ids_instead_of_failing_them_all(conn, warehouse, raw_dir) -> None:
+    with SimulatorServer() as server:
+        api_catalog(server, raw_dir)
+        server.sim.fail_ratio = 1.0
+        elapsed, _ = run_with_api(warehouse, raw_dir, server)
+        tracks, artists, failed, (_, reason) = state(conn)
+        assert (tracks, artists) == (0, 0)
+        assert failed == 2  # transient, retried by a later run; the other 38 untouched
+        assert reason == "Spotify unavailable: HTTP 503 on 3 requests in a row"
+        assert len(server.sim.requests) == 3 * 5
+        assert elapsed < 60
+
+
+# --- the raw directory read-only or full, files vanishing ------------------------------------
+
+
+@contextmanager
+def read_only_copy(source: Path) -> Iterator[Path]:
+    """`source` seen through a read-only bind mount (chmod does not stop root)."""
+    target = Path(tempfile.mkdtemp(prefix="spotify_etl_ro_"))
+    subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
+    subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True)
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+        target.rmdir()
+
+
+@needs_root
+def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, tmp_path) -> None:
+    source = tmp_path / "raw"
+    write_export(source, 3_000, per_file=1_000, account_months=1)
+    with read_only_copy(source) as raw_dir:
+        with pytest.raises(OSError):
+            (raw_dir / "probe").write_text("x")
+        result = materialize_all(warehouse, raw_dir)
+        assert result.success
+        stored = conn.execute("SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files").fetchone()
+        assert stored[0] == stored[1] >= 3_000
+        os.environ["SPOTIFY_ETL_RAW_DIR"] = str(raw_dir)
+        try:
+            with dg.instance_for_test() as instance:
+                context = dg.build_sensor_context(instance=instance, definitions=defs)
+                outcome = raw_files_sensor.evaluate_tick(context)
+        finally:
+            del os.environ["SPOTIFY_ETL_RAW_DIR"]
+        assert outcome.run_requests  # a first look at the directory finds its files
+
+
+@needs_root
+def test_full_raw_directory_loads(conn, warehouse, tmp_path) -> None:
+    mount = Path(tempfile.mkdtemp(prefix="spotify_etl_rawfull_"))
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
+    try:
+        write_export(mount, 3_000, per_file=1_000, account_months=1)
+        with pytest.raises(OSError):  # fill what is left
+            with open(mount / "filler.bin", "wb") as filler:
+                while True:
+                    filler.write(b"\0" * (1 << 20))
+                    filler.flush()
+        assert os.statvfs(mount).f_bavail == 0
+        result = materialize_all(warehouse, mount)
+        assert result.success
+        read, accounted = conn.execute("SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files").fetchone()
+        assert read == accounted >= 3_000
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+        mount.rmdir()
+
+
+def test_file_vanishing_before_it_is_read_is_listed_and_the_rest_loads(conn, warehouse, raw_dir, monkeypatch) -> None:
+    from spotify_etl import ingestion
+
+    for n in range(3):
+        write_json(raw_dir / f"Streaming_History_Audio_2021_{n}.json", [play(f"2021-0{n + 1}-01T00:00:00Z")])
+    real_discover = ingestion.discover
+
+    def discover_then_lose_one(path: Path):
+        found = real_discover(path)
+        (raw_dir / "Streaming_History_Audio_2021_1.json").unlink()  # moved away mid-run
+        return found
+
+    monkeypatch.setattr(ingestion, "discover", discover_then_lose_one)
+    report = ingest_raw_dir(warehouse.url(), raw_dir)
+    assert [(i.path, i.reason) for i in report.ignored] == [
+        ("Streaming_History_Audio_2021_1.json", "vanished before it was read: No such file or directory")
+    ]
+    assert report.stored == 2 and not report.failed
+    assert conn.execute("SELECT count(*) FROM etl_internal.source_files").fetchone()[0] == 2
+
+
+def test_file_deleted_while_being_read_is_read_to_its_end(conn, warehouse, raw_dir, monkeypatch) -> None:
+    from spotify_etl import ingestion
+
+    path = write_json(raw_dir / "Streaming_History_Audio_2021_0.json", [play(f"2021-01-{d:02d}T00:00:00Z") for d in range(1, 29)])
+    real_records = ingestion._records
+
+    def records_then_delete(stream, parser=None):
+        for n, record in enumerate(real_records(stream) if parser is None else real_records(stream, parser)):
+            if n == 1:
+                path.unlink()  # the open file stays readable, as POSIX promises
+            yield record
+
+    monkeypatch.setattr(ingestion, "_records", records_then_delete)
+    report = ingest_raw_dir(warehouse.url(), raw_dir)
+    assert not path.exists()
+    assert (report.records_read, report.stored, len(report.failed)) == (28, 28, 0)
