@@ -27,6 +27,7 @@ from typing import IO
 
 import ijson
 import psycopg
+from psycopg import sql
 
 from spotify_etl.export.discover import (
     ACCOUNT_MUSIC,
@@ -55,7 +56,7 @@ _HASH_CHUNK = 1 << 20
 _C_INTEGER_LIMIT = "integer overflow"  # what ijson's C parser says of an integer beyond 64 bits
 _C_INVALID_UTF8 = "invalid bytes in UTF8"  # ... and of bytes that are not UTF-8
 _PYTHON_PARSER = ijson.get_backend("python")
-_COPY_PLAYS = "COPY load_plays ({}) FROM STDIN (FORMAT BINARY)".format(", ".join(COLUMNS))
+_COPY_PLAYS = sql.SQL("COPY load_plays ({}) FROM STDIN (FORMAT BINARY)").format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
 # A file's plays are sorted in memory by the merge, not spilled to disk.
 _SESSION_SETTINGS = "SET work_mem = '64MB'"
 _COPY_REJECTED = (

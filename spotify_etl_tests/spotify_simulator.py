@@ -7,6 +7,7 @@ import base64
 import json
 import random
 import re
+import secrets
 import threading
 import time
 from collections import Counter
@@ -40,6 +41,8 @@ class SpotifySimulator:
     requests: list[str] = field(default_factory=list)  # paths of API requests, in order
     ids_requested: Counter = field(default_factory=Counter)
     tokens_issued: int = 0
+    # Every token handed out, valid or expired since.
+    issued_tokens: list = field(default_factory=list)
     valid_tokens: set = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -88,8 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(400, {"error": "unsupported_grant_type"})
         with sim.lock:
             sim.tokens_issued += 1
-            token = f"token-{sim.tokens_issued}"
+            # Shaped like Spotify's (they start "BQ"), and unique, so a leak can be searched for.
+            token = f"BQ{sim.tokens_issued:03d}{secrets.token_hex(20)}"
             sim.valid_tokens.add(token)
+            sim.issued_tokens.append(token)
         self._send(200, {"access_token": token, "token_type": "bearer", "expires_in": 3600})
 
     def do_GET(self) -> None:

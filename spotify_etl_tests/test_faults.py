@@ -69,7 +69,7 @@ def cli_env(database_url: str, home: Path) -> dict[str, str]:
 
 def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(server_url, tmp_path) -> None:
     raw_dir = tmp_path / "raw"
-    write_export(raw_dir, 100_000, per_file=20_000, account_months=2)
+    write_export(raw_dir, 50_000, per_file=25_000, account_months=2)
     killed, clean = new_warehouse(server_url), new_warehouse(server_url)
     home = tmp_path / "home"
 

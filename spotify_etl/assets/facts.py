@@ -8,6 +8,7 @@ many months (a backfill) is one run and one statement (BackfillPolicy.single_run
 from datetime import datetime
 
 import dagster as dg
+from psycopg import sql
 
 from spotify_etl.assets.dimensions import dim_listener
 from spotify_etl.assets.raw import OWNERS
@@ -38,7 +39,9 @@ def _load_months(
     with warehouse.connect() as conn:
         execute_sql_file(conn, f"core/{table}.sql", params)
         loaded = conn.execute(
-            f"SELECT count(*), coalesce(sum(ms_played), 0) FROM core.{table} WHERE ts >= %s AND ts < %s",  # noqa: S608 - table is ours
+            sql.SQL("SELECT count(*), coalesce(sum(ms_played), 0) FROM {} WHERE ts >= %s AND ts < %s").format(
+                sql.Identifier("core", table)
+            ),
             (start, end),
         ).fetchone()
     context.log.info(f"core.{table}: {loaded[0]} plays loaded for {_span(start, end)}")
