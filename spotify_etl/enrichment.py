@@ -3,8 +3,9 @@ the Spotify Web API into the jsonb cache tables of `staging`.
 
 One request per unknown id (or per 50 in batch mode), most-played first, each response
 committed as it arrives, so a run stopped by a rate limit, or killed, loses nothing and the
-next run carries on without asking for any stored id again. Ids the API does not know go to `etl_internal.failed_uris`; transient failures
-are retried by later runs with a growing delay, up to a limit.
+next run carries on without asking for any stored id again. Ids the API does not know go to
+`etl_internal.failed_uris`; transient failures are retried by later runs with a growing
+delay, up to a limit.
 """
 
 from __future__ import annotations

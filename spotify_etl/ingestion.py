@@ -32,9 +32,9 @@ from psycopg import sql
 from spotify_etl.export.discover import (
     ACCOUNT_MUSIC,
     ACCOUNT_PODCAST,
+    ZIP_ERRORS,
     ExportFile,
     IgnoredFile,
-    ZIP_ERRORS,
     Recognised,
     discover,
     recognise,
@@ -56,7 +56,9 @@ _HASH_CHUNK = 1 << 20
 _C_INTEGER_LIMIT = "integer overflow"  # what ijson's C parser says of an integer beyond 64 bits
 _C_INVALID_UTF8 = "invalid bytes in UTF8"  # ... and of bytes that are not UTF-8
 _PYTHON_PARSER = ijson.get_backend("python")
-_COPY_PLAYS = sql.SQL("COPY load_plays ({}) FROM STDIN (FORMAT BINARY)").format(sql.SQL(", ").join(map(sql.Identifier, COLUMNS)))
+_COPY_PLAYS = sql.SQL("COPY load_plays ({}) FROM STDIN (FORMAT BINARY)").format(
+    sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
+)
 # A file's plays are sorted in memory by the merge, not spilled to disk.
 _SESSION_SETTINGS = "SET work_mem = '64MB'"
 _COPY_REJECTED = (
@@ -424,8 +426,9 @@ def _copy_records(
         copy.set_types(COLUMN_TYPES)
         write_row = copy.write_row
         stream = _HashingReader(raw_stream)
+        source = _Utf8RepairingReader(stream) if repair_utf8 else stream
         try:
-            for position, record in enumerate(_records(_Utf8RepairingReader(stream) if repair_utf8 else stream, parser)):
+            for position, record in enumerate(_records(source, parser)):
                 try:
                     row = normalise(record, position=position)
                 except RecordError as exc:
@@ -436,7 +439,8 @@ def _copy_records(
         except (ijson.JSONError, parser.JSONError, ValueError) as exc:
             outcome.status, outcome.error = "failed", f"not valid JSON after {position + 1} records: {_one_line(exc)}"
         except ZIP_ERRORS as exc:
-            outcome.status, outcome.error = "failed", f"damaged in its zip archive after {position + 1} records: {_one_line(exc)}"
+            outcome.status = "failed"
+            outcome.error = f"damaged in its zip archive after {position + 1} records: {_one_line(exc)}"
         except OSError as exc:
             outcome.status, outcome.error = "failed", f"read failed after {position + 1} records: {_one_line(exc)}"
         sha256 = stream.finish()

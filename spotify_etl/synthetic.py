@@ -220,6 +220,43 @@ def write_json_array(path: Path, records: list[dict]) -> None:
         json.dump(records, out, ensure_ascii=False, indent=1)
 
 
+_LARGE_RECORD = (
+    '{{"ts": "{ts}", "platform": "android", "ms_played": {ms}, "conn_country": "DE", '
+    '"ip_addr": null, "master_metadata_track_name": "Song {n}", '
+    '"master_metadata_album_artist_name": "Artist {a}", "master_metadata_album_album_name": "Album {a}", '
+    '"spotify_track_uri": "spotify:track:{uri}", "episode_name": null, "episode_show_name": null, '
+    '"spotify_episode_uri": null, "audiobook_title": null, "audiobook_uri": null, '
+    '"audiobook_chapter_uri": null, "audiobook_chapter_title": null, "reason_start": "trackdone", '
+    '"reason_end": "trackdone", "shuffle": false, "skipped": false, "offline": false, '
+    '"offline_timestamp": 0, "incognito_mode": false}}'
+)
+
+
+def write_large_history(path: Path, target_bytes: int, *, start: datetime = datetime(2010, 1, 1, tzinfo=UTC)) -> int:
+    """One extended-history file of about `target_bytes`, written as it is generated (never
+    held in memory), one play a minute from `start`. Returns the number of records."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = 0
+    with path.open("w", encoding="ascii", buffering=1 << 20) as out:
+        out.write("[\n")
+        size = 2
+        while size < target_bytes:
+            ts = start + timedelta(minutes=written)
+            n = written % 20_000
+            record = _LARGE_RECORD.format(
+                ts=ts.strftime("%Y-%m-%dT%H:%M:%SZ"), ms=30_000 + written % 200_000, n=n, a=n % 900,
+                uri=f"{n:022d}".replace("0", "Q"),
+            )  # fmt: skip
+            if written:
+                out.write(",\n")
+                size += 2
+            out.write(record)
+            size += len(record)
+            written += 1
+        out.write("\n]\n")
+    return written
+
+
 def write_export(
     out_dir: Path,
     plays: int,

@@ -110,3 +110,34 @@ def test_ingestion_killed_midway_resumes_to_the_same_warehouse(server_url, tmp_p
         assert half == conn.execute("SELECT sum(stored) FROM etl_internal.source_files").fetchone()[0]
     ingest_raw_dir(killed, raw_dir)
     assert _snapshot(killed) == _snapshot(clean)
+
+
+_INGEST_AND_MEASURE = """
+import json, resource, sys
+from pathlib import Path
+from spotify_etl.ingestion import ingest_raw_dir
+report = ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
+print(json.dumps({"stored": report.stored, "failed": len(report.failed),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _ingest_in_new_process(url: str, raw_dir: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", _INGEST_AND_MEASURE, url, str(raw_dir)], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_a_large_file_is_streamed_with_flat_memory(server_url, tmp_path) -> None:
+    """16 times the file, the same memory: nothing grows with the file. (2 GiB: bench/big_file.py.)"""
+    from spotify_etl.synthetic import write_large_history
+    from spotify_etl_tests.conftest import _fresh_database
+
+    small = write_large_history(tmp_path / "small" / "Streaming_History_Audio_0.json", 16 * 2**20)
+    large = write_large_history(tmp_path / "large" / "Streaming_History_Audio_0.json", 256 * 2**20)
+    measured = {}
+    for name, records in (("small", small), ("large", large)):
+        url = WarehouseResource(database_url=_fresh_database(server_url)).url()
+        measured[name] = _ingest_in_new_process(url, tmp_path / name)
+        assert (measured[name]["stored"], measured[name]["failed"]) == (records, 0)
+    assert large > 15 * small
+    assert measured["large"]["peak_rss_mb"] < measured["small"]["peak_rss_mb"] + 16, measured

@@ -168,7 +168,8 @@ def _zip_members(
     except (zipfile.BadZipFile, OSError) as exc:
         # A truncated or damaged download: a failed file, so the check reports it.
         problem = f"unreadable zip archive: {exc}"
-        return [ExportFile(str(relative), listener, archive.stat().st_size, _file_opener(archive), archive_mtime, problem)], []
+        size = archive.stat().st_size
+        return [ExportFile(str(relative), listener, size, _file_opener(archive), archive_mtime, problem)], []
     for info in infos:
         if info.is_dir():
             continue

@@ -16,13 +16,12 @@ from string import Template
 import matplotlib
 
 matplotlib.use("Agg")  # no display: render to files
+# Labels are names from the export: "$...$" in a name is text, not mathtext to typeset.
+matplotlib.rcParams["text.parse_math"] = False
 # Names in scripts the bundled font lacks (CJK, ...) draw as boxes; no need to warn per glyph.
 warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
 
 import matplotlib.pyplot as plt  # noqa: E402
-
-# Labels are names from the export: "$...$" in a name is text, not mathtext to typeset.
-matplotlib.rcParams["text.parse_math"] = False
 import psycopg  # noqa: E402
 
 from spotify_etl.sql_files import load_sql  # noqa: E402
