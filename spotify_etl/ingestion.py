@@ -84,6 +84,7 @@ class FileOutcome:
     duplicates: int = 0
     rejected: int = 0
     rejected_by_reason: Counter = field(default_factory=Counter)
+    first_rejection: str | None = None  # "record <position>: <reason (value)>"
     error: str | None = None
     first_ts: datetime | None = None
     last_ts: datetime | None = None
@@ -266,6 +267,8 @@ def _describe(index: int, total: int, outcome: FileOutcome) -> str:
         f"{outcome.records_read} read, {outcome.stored} stored, "
         f"{outcome.duplicates} duplicates, {outcome.rejected} rejected"
     )
+    if outcome.first_rejection:
+        body += f" (first rejected: {outcome.first_rejection}; all in etl_internal.rejected_records)"
     if outcome.status == "failed":
         body += f" -- FAILED: {outcome.error}"
     return head + body
@@ -434,6 +437,8 @@ def _copy_records(
                 except RecordError as exc:
                     rejections.append((position, str(exc), record_as_text(record)))
                     outcome.rejected_by_reason[exc.reason] += 1
+                    if outcome.first_rejection is None:
+                        outcome.first_rejection = f"record {position}: {str(exc)[:200]}"
                     continue
                 write_row(row)
         except (ijson.JSONError, parser.JSONError, ValueError) as exc:

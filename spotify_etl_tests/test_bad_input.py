@@ -219,12 +219,16 @@ def test_wrong_type_in_any_field_rejects_the_record_naming_the_field(conn, wareh
     plays = with_good_file(raw_dir)
     bad = {**plays[0], "ts": "2021-04-01T00:00:00Z", field: value}
     write_json(raw_dir / "Streaming_History_Audio_2021_1.json", [play("2021-04-02T00:00:00Z"), bad])
-    report = load(warehouse, raw_dir, keep_personal_data=True)
+    lines: list[str] = []
+    report = load(warehouse, raw_dir, keep_personal_data=True, progress=lines.append)
     path, position, stored_reason, record = rejection(conn)
     assert (path, position) == ("Streaming_History_Audio_2021_1.json", 1)
     assert stored_reason.startswith(reason), stored_reason
     assert json.loads(record)[field] == value
     assert (report.stored, report.rejected) == (4, 1)
+    # The run's log names the file and the record.
+    (line,) = [line for line in lines if path in line]
+    assert f"1 rejected (first rejected: record 1: {reason}" in line
     assert_accounted(conn, report, 5)
 
 
