@@ -58,9 +58,14 @@ def _selection(enrich: bool) -> list[dg.AssetKey]:
     return sorted(keys, key=lambda key: key.to_user_string())
 
 
+# Errors whose message already says what failed and where (the file), better than their cause.
+_TELLING_ERRORS = {"IngestionError"}
+
+
 def _root_cause(error) -> str:
-    """The innermost error of Dagster's wrapped step error, on one line."""
-    while error.cause is not None:
+    """The innermost error of Dagster's wrapped step error (or a telling one on the way), on
+    one line."""
+    while error.cause is not None and error.cls_name not in _TELLING_ERRORS:
         error = error.cause
     return error.message.strip().splitlines()[0]
 

@@ -6,6 +6,7 @@ no id fetched twice."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -22,13 +23,15 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from spotify_etl.definitions import all_asset_checks, all_assets, defs
+from spotify_etl.definitions import defs
 from spotify_etl.enrichment import TRACKS, enrich
 from spotify_etl.ingestion import IngestionError, ingest_raw_dir
 from spotify_etl.resources.embedded_postgres import restart_embedded_server, start_embedded_server, stop_embedded_server
+from spotify_etl.pipeline_run import run_pipeline
 from spotify_etl.resources.spotify import SpotifyResource
 from spotify_etl.resources.warehouse import WarehouseResource
 from spotify_etl.sensors import raw_files_sensor
+from spotify_etl.settings import ensure_dagster_home
 from spotify_etl.synthetic import write_export
 from spotify_etl_tests.conftest import _fresh_database, _with_database
 from spotify_etl_tests.export_factory import play, write_json
@@ -165,7 +168,7 @@ def own_server() -> Iterator[Path]:
     stop_embedded_server(home)
 
 
-def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_server, tmp_path) -> None:
+def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_server, tmp_path, monkeypatch) -> None:
     server_url = start_embedded_server(own_server)
     raw_dir = tmp_path / "raw"
     write_export(raw_dir, 80_000, per_file=4_000, account_months=2)
@@ -176,26 +179,24 @@ def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_
         wait_for(lambda: scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files") >= 3, "three files loaded")
         restart_embedded_server(own_server)
 
+    # The whole pipeline as `spotify-etl run` runs it, and the one-line reason it prints.
+    monkeypatch.setenv("SPOTIFY_ETL_DATABASE_URL", interrupted)
+    instance = dg.DagsterInstance.from_config(str(ensure_dagster_home()))
     restarter = threading.Thread(target=restart_when_three_files_are_in)
     restarter.start()
-    warehouse = WarehouseResource(database_url=interrupted)
-    result = dg.materialize(
-        [*all_assets, *all_asset_checks], selection=["raw_plays"],
-        run_config={"ops": {"raw_plays": {"config": {"raw_dir": str(raw_dir)}}}},
-        resources={"warehouse": warehouse, "spotify": SpotifyResource()}, raise_on_error=False,
-    )  # fmt: skip
+    outcome = run_pipeline(raw_dir=raw_dir, enrich=False, instance=instance)
     restarter.join()
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.is_step_failure]
-    assert failure.step_key == "raw_plays"
-    message = failure.step_failure_data.error.cause.message
-    assert "IngestionError" in message and ".json: the warehouse failed while loading this file" in message, message
+    assert not outcome.success
+    assert re.match(r"step raw_plays: spotify_etl\.ingestion\.IngestionError: Spotify [^:]+\.json: the warehouse failed while loading this file, which was rolled back", outcome.failure), outcome.failure
+    assert "AdminShutdown" in outcome.failure or "OperationalError" in outcome.failure
     loaded = scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files")
     assert 3 <= loaded < 20
     assert scalar(interrupted, "SELECT count(*) FROM staging.streaming_history") == scalar(interrupted, "SELECT sum(stored) FROM etl_internal.source_files")
 
-    materialize_all(warehouse, raw_dir, selection=["raw_plays"])
+    again = run_pipeline(raw_dir=raw_dir, enrich=False, instance=instance)
+    assert again.success, again.failure
     assert_same_warehouse(interrupted, clean, ("staging.streaming_history", "etl_internal.source_files"))
+    instance.dispose()
 
 
 # --- PostgreSQL out of disk -------------------------------------------------------------------
