@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
-import psutil
 
+from spotify_etl.abandoned_runs import fail_abandoned_runs, process_tags
 from spotify_etl.definitions import defs
 from spotify_etl.partitions import monthly_partitions
 from spotify_etl.status import format_table
@@ -74,30 +72,6 @@ def _value(entry: dg.MetadataValue) -> object:
     return getattr(entry, "value", entry)
 
 
-# Tags that tie a run to the process executing it, so a run whose process was killed can be
-# told from one still going.
-_PID_TAG, _HOST_TAG = "spotify_etl/pid", "spotify_etl/host"
-
-
-def fail_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark failed the runs this machine started from the command line whose process is gone
-    (killed, or the machine rebooted). Left as STARTED they would count against the
-    instance's one-run-at-a-time limit and hold up the sensor's runs forever."""
-    records = instance.get_runs(
-        filters=dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING],
-            tags={_HOST_TAG: socket.gethostname()},
-        )
-    )
-    abandoned = []
-    for run in records:
-        pid = int(run.tags.get(_PID_TAG, "0") or 0)
-        if pid and not psutil.pid_exists(pid):
-            instance.report_run_failed(run, f"the process running it (pid {pid}) ended without finishing it")
-            abandoned.append(run.run_id)
-    return abandoned
-
-
 def run_pipeline(
     *,
     raw_dir: Path | None = None,
@@ -122,8 +96,7 @@ def run_pipeline(
         tags={
             "dagster/asset_partition_range_start": first,
             "dagster/asset_partition_range_end": last,
-            _PID_TAG: str(os.getpid()),
-            _HOST_TAG: socket.gethostname(),
+            **process_tags(),
         },
     )
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import dagster as dg
 import ijson
 
+from spotify_etl.abandoned_runs import fail_abandoned_runs
 from spotify_etl.export.discover import discover, months_of
 from spotify_etl.ingestion import sha256_of
 from spotify_etl.jobs import full_load_job, retry_enrichment_job
@@ -42,6 +43,8 @@ def _contiguous_ranges(months: set[str]) -> list[tuple[str, str]]:
     ),
 )
 def raw_files_sensor(context: dg.SensorEvaluationContext):
+    for run_id in fail_abandoned_runs(context.instance):
+        context.log.warning(f"run {run_id} was left started by a process that is gone: marked failed")
     raw_dir = load_settings().raw_dir
     if not raw_dir.is_dir():
         return dg.SkipReason(f"raw directory {raw_dir} does not exist")
@@ -55,7 +58,10 @@ def raw_files_sensor(context: dg.SensorEvaluationContext):
         known = seen.get(export_file.path)
         if known and known["stamp"] == stamp:
             continue  # unchanged without opening it
-        sha256 = sha256_of(export_file)
+        try:
+            sha256 = sha256_of(export_file)
+        except FileNotFoundError:
+            continue  # gone since it was listed; if it comes back, the next tick sees it
         seen[export_file.path] = {"stamp": stamp, "sha256": sha256}
         if known and known["sha256"] == sha256:
             continue  # touched, same content

@@ -110,3 +110,26 @@ def test_reload_job_over_one_month_leaves_the_tables_identical(conn, warehouse, 
     conn.commit()
     assert conn.execute("SELECT * FROM core.fact_tracks_history ORDER BY play_id").fetchall() == before
     assert conn.execute("SELECT xmin::text FROM core.fact_tracks_history WHERE ts::date = '2024-03-10'").fetchone() != march
+
+
+def test_sensor_fails_runs_left_started_by_a_process_that_is_gone(raw_dir, monkeypatch) -> None:
+    import socket
+    import subprocess
+
+    from spotify_etl.abandoned_runs import HOST_TAG, PID_TAG
+
+    monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
+    finished = subprocess.Popen(["true"])
+    finished.wait()
+    with dg.instance_for_test() as instance:
+        def started_run(pid: int) -> str:
+            run = dg.DagsterRun(job_name="full_load", status=dg.DagsterRunStatus.STARTED,
+                                tags={PID_TAG: str(pid), HOST_TAG: socket.gethostname()})  # fmt: skip
+            return instance.add_run(run).run_id
+
+        gone, alive = started_run(finished.pid), started_run(os.getpid())
+        raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+        assert instance.get_run_by_id(gone).status == dg.DagsterRunStatus.FAILURE
+        assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
+        (message,) = [e.message for e in instance.all_logs(gone) if e.dagster_event and e.dagster_event.is_run_failure]
+        assert f"pid {finished.pid}" in message
