@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -138,3 +139,4 @@ def test_embedded_server_listens_only_on_its_unix_socket() -> None:
         assert any(c.laddr.startswith(socket_dir) for c in unix)
     finally:
         stop_embedded_server(home)
+        shutil.rmtree(home, ignore_errors=True)
