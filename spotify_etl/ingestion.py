@@ -328,23 +328,22 @@ def _parse_into_load_table(
     """The file's records in the load table (a fresh one per attempt) and its sha256. The fast
     C parser reads first; the rare files it cannot read to the end are read again by a slower
     reader that can."""
-    conn.execute(load_sql("raw/create_load_table.sql"))
-    staged = _StagedFile(FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded"))
-    if recognised.error:
-        staged.outcome.status, staged.outcome.error = "failed", recognised.error
-        return staged, sha256_of(export_file)
-    sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged)
+
+    def attempt(**reader) -> tuple[_StagedFile, str]:
+        conn.execute(load_sql("raw/create_load_table.sql"))
+        staged = _StagedFile(FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded"))
+        if recognised.error:
+            staged.outcome.status, staged.outcome.error = "failed", recognised.error
+            return staged, sha256_of(export_file)
+        return staged, _copy_records(conn, export_file, recognised, keep_personal_data, staged, **reader)
+
+    staged, sha256 = attempt()
     error = staged.outcome.error or ""
     if staged.outcome.status == "failed" and (_C_INTEGER_LIMIT in error or _C_INVALID_UTF8 in error):
         # An integer beyond 64 bits (valid JSON the C parser cannot hold): ijson's exact
         # pure-Python parser. Bytes that are not UTF-8: replaced, and their records rejected.
         conn.rollback()
-        conn.execute(load_sql("raw/create_load_table.sql"))
-        staged = _StagedFile(FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded"))
-        if _C_INTEGER_LIMIT in error:
-            sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged, parser=_PYTHON_PARSER)
-        else:
-            sha256 = _copy_records(conn, export_file, recognised, keep_personal_data, staged, repair_utf8=True)
+        staged, sha256 = attempt(parser=_PYTHON_PARSER) if _C_INTEGER_LIMIT in error else attempt(repair_utf8=True)
     return staged, sha256
 
 
