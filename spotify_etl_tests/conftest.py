@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import psycopg
@@ -64,6 +66,31 @@ def _fresh_database(server_url: str) -> str:
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return _with_database(server_url, name)
+
+
+def fresh_warehouse_url(server_url: str) -> str:
+    """A new, migrated warehouse database on the test server."""
+    return WarehouseResource(database_url=_fresh_database(server_url)).url()
+
+
+# The command line, as installed with the package.
+CLI = str(Path(sys.executable).parent / "spotify-etl")
+
+
+def cli_environment(**settings: str) -> dict[str, str]:
+    """The environment for a `spotify-etl` child process: this one without any project or
+    Dagster configuration, plus `settings`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "SPOTIPY_", "DAGSTER_"))}
+    env.update(settings)
+    return env
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
+    """Poll `condition` until it holds; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.005)
 
 
 @pytest.fixture

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -13,14 +11,11 @@ import psycopg
 from dagster import DagsterInstance
 
 from spotify_etl.settings import SAMPLE_DIR
-
-CLI = str(Path(sys.executable).parent / "spotify-etl")
+from spotify_etl_tests.conftest import CLI, cli_environment
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_"))}
-    full_env.update(env)
-    return subprocess.run([CLI, *args], env=full_env, cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run([CLI, *args], env=cli_environment(**env), cwd=cwd, capture_output=True, text=True, timeout=600)
 
 
 def _sample_extended_records() -> int:

@@ -14,7 +14,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,19 +28,18 @@ from psycopg import sql
 from spotify_etl.definitions import defs
 from spotify_etl.enrichment import TRACKS, enrich
 from spotify_etl.ingestion import IngestionError, ingest_raw_dir
-from spotify_etl.resources.embedded_postgres import restart_embedded_server, start_embedded_server, stop_embedded_server
 from spotify_etl.pipeline_run import run_pipeline
+from spotify_etl.resources.embedded_postgres import restart_embedded_server, start_embedded_server, stop_embedded_server
 from spotify_etl.resources.spotify import SpotifyResource
 from spotify_etl.resources.warehouse import WarehouseResource
 from spotify_etl.sensors import raw_files_sensor
 from spotify_etl.settings import ensure_dagster_home
 from spotify_etl.synthetic import write_export
-from spotify_etl_tests.conftest import _fresh_database, _with_database
+from spotify_etl_tests.conftest import CLI, _with_database, cli_environment, fresh_warehouse_url, wait_for
 from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.pipeline_helpers import materialize_all
 from spotify_etl_tests.snapshots import assert_same_warehouse
 from spotify_etl_tests.spotify_simulator import CLIENT_ID, CLIENT_SECRET, SimulatorServer, artist_obj, track_obj
-from spotify_etl_tests.test_cli import CLI
 
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="mounts a small filesystem, which needs root (CI runs as root)"
@@ -52,34 +51,17 @@ def scalar(url: str, query: str, *params):
         return conn.execute(query, params or None).fetchone()[0]
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
-def new_warehouse(server_url: str) -> str:
-    return WarehouseResource(database_url=_fresh_database(server_url)).url()
-
-
-def cli_env(database_url: str, home: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_", "SPOTIPY_"))}
-    env.update(SPOTIFY_ETL_DATABASE_URL=database_url, SPOTIFY_ETL_HOME=str(home))
-    return env
-
-
 # --- the pipeline process killed ----------------------------------------------------------
 
 
 def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(server_url, tmp_path) -> None:
     raw_dir = tmp_path / "raw"
     write_export(raw_dir, 50_000, per_file=25_000, account_months=2)
-    killed, clean = new_warehouse(server_url), new_warehouse(server_url)
+    killed, clean = fresh_warehouse_url(server_url), fresh_warehouse_url(server_url)
     home = tmp_path / "home"
 
     process = subprocess.Popen(
-        [CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_env(killed, home),
+        [CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_environment(SPOTIFY_ETL_DATABASE_URL=killed, SPOTIFY_ETL_HOME=str(home)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
 
@@ -106,7 +88,7 @@ def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(serv
     assert scalar(killed, "SELECT count(*) FROM core.fact_tracks_history") == 0
 
     def run(url: str, run_home: Path) -> None:
-        done = subprocess.run([CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_env(url, run_home),
+        done = subprocess.run([CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_environment(SPOTIFY_ETL_DATABASE_URL=url, SPOTIFY_ETL_HOME=str(run_home)),
                               capture_output=True, text=True, timeout=600)  # fmt: skip
         assert done.returncode == 0, done.stderr
 
@@ -186,7 +168,7 @@ def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_
     server_url = start_embedded_server(own_server)
     raw_dir = tmp_path / "raw"
     write_export(raw_dir, 80_000, per_file=4_000, account_months=2)
-    interrupted, clean = new_warehouse(server_url), new_warehouse(server_url)
+    interrupted, clean = fresh_warehouse_url(server_url), fresh_warehouse_url(server_url)
     ingest_raw_dir(clean, raw_dir)
 
     def restart_when_three_files_are_in() -> None:
@@ -217,33 +199,48 @@ def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_
 
 
 @contextmanager
+def mounted(prefix: str, *commands: list[str]) -> Iterator[Path]:
+    """A new directory (traversable by all) with each mount command run on it (the directory
+    appended to it); unmounted and removed afterwards. Needs root."""
+    target = Path(tempfile.mkdtemp(prefix=prefix))
+    target.chmod(0o755)
+    try:
+        for command in commands:
+            subprocess.run([*command, str(target)], check=True)
+        yield target
+    finally:
+        subprocess.run(["umount", str(target)], check=False)
+        target.rmdir()
+
+
+def tmpfs(size: str, mode: str = "0755") -> list[str]:
+    return ["mount", "-t", "tmpfs", "-o", f"size={size},mode={mode}", "tmpfs"]
+
+
+@contextmanager
 def small_tablespace(admin_url: str, size: str) -> Iterator[tuple[str, Path]]:
     """A tablespace on a tmpfs of `size`, owned by the server's system user."""
-    mount = Path(tempfile.mkdtemp(prefix="spotify_etl_full_"))
-    mount.chmod(0o755)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0700", "tmpfs", str(mount)], check=True)
-    name = f"small_{mount.name[-8:].lower()}"
-    try:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            data_dir = admin.execute("SHOW data_directory").fetchone()[0]
-            owner = os.stat(data_dir)
-            os.chown(mount, owner.st_uid, owner.st_gid)
-            admin.execute(sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(sql.Identifier(name), sql.Literal(str(mount))))
-        yield name, mount
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            for (db,) in admin.execute("SELECT datname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE t.spcname = %s", (name,)).fetchall():
-                admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db)))
-            admin.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
-        subprocess.run(["umount", str(mount)], check=False)
-        mount.rmdir()
+    with mounted("spotify_etl_full_", tmpfs(size, mode="0700")) as mount:
+        name = f"small_{mount.name[-8:].lower()}"
+        try:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                data_dir = admin.execute("SHOW data_directory").fetchone()[0]
+                owner = os.stat(data_dir)
+                os.chown(mount, owner.st_uid, owner.st_gid)
+                admin.execute(sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(sql.Identifier(name), sql.Literal(str(mount))))
+            yield name, mount
+        finally:
+            with psycopg.connect(admin_url, autocommit=True) as admin:
+                for (db,) in admin.execute("SELECT datname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE t.spcname = %s", (name,)).fetchall():
+                    admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db)))
+                admin.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @needs_root
 def test_warehouse_disk_full_fails_the_file_then_loads_everything_once_space_is_freed(server_url, tmp_path) -> None:
     raw_dir = tmp_path / "raw"
     write_export(raw_dir, 60_000, per_file=5_000, account_months=0)
-    clean = new_warehouse(server_url)
+    clean = fresh_warehouse_url(server_url)
     ingest_raw_dir(clean, raw_dir)
     with small_tablespace(server_url, "20m") as (tablespace, mount):
         with psycopg.connect(server_url, autocommit=True) as admin:
@@ -382,17 +379,11 @@ def read_only(source: Path) -> Iterator[Path]:
             for path in paths:
                 path.chmod(path.stat().st_mode | 0o200)
         return
-    target = Path(tempfile.mkdtemp(prefix="spotify_etl_ro_"))
-    subprocess.run(["mount", "--bind", str(source), str(target)], check=True)
-    subprocess.run(["mount", "-o", "remount,bind,ro", str(target)], check=True)
-    try:
+    with mounted("spotify_etl_ro_", ["mount", "--bind", str(source)], ["mount", "-o", "remount,bind,ro"]) as target:
         yield target
-    finally:
-        subprocess.run(["umount", str(target)], check=False)
-        target.rmdir()
 
 
-def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, tmp_path) -> None:
+def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, tmp_path, monkeypatch) -> None:
     source = tmp_path / "raw"
     write_export(source, 3_000, per_file=1_000, account_months=1)
     with read_only(source) as raw_dir:
@@ -402,21 +393,15 @@ def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, 
         assert result.success
         stored = conn.execute("SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files").fetchone()
         assert stored[0] == stored[1] >= 3_000
-        os.environ["SPOTIFY_ETL_RAW_DIR"] = str(raw_dir)
-        try:
-            with dg.instance_for_test() as instance:
-                context = dg.build_sensor_context(instance=instance, definitions=defs)
-                outcome = raw_files_sensor.evaluate_tick(context)
-        finally:
-            del os.environ["SPOTIFY_ETL_RAW_DIR"]
+        monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
+        with dg.instance_for_test() as instance:
+            outcome = raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
         assert outcome.run_requests  # a first look at the directory finds its files
 
 
 @needs_root
 def test_full_raw_directory_loads(conn, warehouse, tmp_path) -> None:
-    mount = Path(tempfile.mkdtemp(prefix="spotify_etl_rawfull_"))
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
-    try:
+    with mounted("spotify_etl_rawfull_", tmpfs("8m")) as mount:
         write_export(mount, 3_000, per_file=1_000, account_months=1)
         with pytest.raises(OSError):  # fill what is left
             with open(mount / "filler.bin", "wb") as filler:
@@ -428,9 +413,6 @@ def test_full_raw_directory_loads(conn, warehouse, tmp_path) -> None:
         assert result.success
         read, accounted = conn.execute("SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files").fetchone()
         assert read == accounted >= 3_000
-    finally:
-        subprocess.run(["umount", str(mount)], check=False)
-        mount.rmdir()
 
 
 def test_file_vanishing_before_it_is_read_is_listed_and_the_rest_loads(conn, warehouse, raw_dir, monkeypatch) -> None:

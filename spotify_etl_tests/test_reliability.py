@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -17,8 +16,8 @@ from hypothesis import strategies as st
 
 from spotify_etl.export.records import COLUMNS, RecordError, normalise_extended
 from spotify_etl.ingestion import ingest_raw_dir
-from spotify_etl.resources.warehouse import WarehouseResource
 from spotify_etl.synthetic import write_export
+from spotify_etl_tests.conftest import fresh_warehouse_url, wait_for
 
 _FIELDS = [
     "ts", "ms_played", "platform", "conn_country", "master_metadata_track_name", "spotify_track_uri",
@@ -62,12 +61,14 @@ def test_arbitrary_files_load_with_every_record_accounted_for(tmp_path_factory, 
     assert not report.failed
 
 
+# Ingestion in a process of its own, reporting what it stored and its peak memory.
 _INGEST = """
-import sys
+import json, resource, sys
 from pathlib import Path
 from spotify_etl.ingestion import ingest_raw_dir
-from spotify_etl.resources.warehouse import WarehouseResource
-ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
+report = ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
+print(json.dumps({"stored": report.stored, "failed": len(report.failed),
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 """
 
 
@@ -84,24 +85,25 @@ def _snapshot(url: str) -> tuple:
 
 
 def test_ingestion_killed_midway_resumes_to_the_same_warehouse(server_url, tmp_path) -> None:
-    from spotify_etl_tests.conftest import _fresh_database
-
     raw_dir = tmp_path / "raw"
     write_export(raw_dir, 60_000, per_file=5_000, account_months=3)
-    killed, clean = (WarehouseResource(database_url=_fresh_database(server_url)).url() for _ in range(2))
+    killed, clean = fresh_warehouse_url(server_url), fresh_warehouse_url(server_url)
     ingest_raw_dir(clean, raw_dir)  # uninterrupted
 
-    process = subprocess.Popen([sys.executable, "-c", _INGEST, killed, str(raw_dir)])
-    deadline = time.monotonic() + 120
-    loaded = 0
-    while time.monotonic() < deadline and process.poll() is None:
+    process = subprocess.Popen([sys.executable, "-c", _INGEST, killed, str(raw_dir)], stdout=subprocess.DEVNULL)
+
+    def files_loaded() -> int:
         with psycopg.connect(killed) as conn:
-            loaded = conn.execute("SELECT count(*) FROM etl_internal.source_files").fetchone()[0]
-        if loaded >= 3:
-            break
-        time.sleep(0.05)
+            return conn.execute("SELECT count(*) FROM etl_internal.source_files").fetchone()[0]
+
+    def three_files_in() -> bool:
+        assert process.poll() is None, "the load ended before it was killed"
+        return files_loaded() >= 3
+
+    wait_for(three_files_in, "three files loaded")
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
+    loaded = files_loaded()
     assert 3 <= loaded < 15, "killed in the middle of the load"
 
     with psycopg.connect(killed) as conn:
@@ -112,31 +114,20 @@ def test_ingestion_killed_midway_resumes_to_the_same_warehouse(server_url, tmp_p
     assert _snapshot(killed) == _snapshot(clean)
 
 
-_INGEST_AND_MEASURE = """
-import json, resource, sys
-from pathlib import Path
-from spotify_etl.ingestion import ingest_raw_dir
-report = ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
-print(json.dumps({"stored": report.stored, "failed": len(report.failed),
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
-
 def _ingest_in_new_process(url: str, raw_dir: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", _INGEST_AND_MEASURE, url, str(raw_dir)], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", _INGEST, url, str(raw_dir)], capture_output=True, text=True, check=True)
     return json.loads(done.stdout)
 
 
 def test_a_large_file_is_streamed_with_flat_memory(server_url, tmp_path) -> None:
     """16 times the file, the same memory: nothing grows with the file. (2 GiB: bench/big_file.py.)"""
     from spotify_etl.synthetic import write_large_history
-    from spotify_etl_tests.conftest import _fresh_database
 
     small = write_large_history(tmp_path / "small" / "Streaming_History_Audio_0.json", 16 * 2**20)
     large = write_large_history(tmp_path / "large" / "Streaming_History_Audio_0.json", 256 * 2**20)
     measured = {}
     for name, records in (("small", small), ("large", large)):
-        url = WarehouseResource(database_url=_fresh_database(server_url)).url()
+        url = fresh_warehouse_url(server_url)
         measured[name] = _ingest_in_new_process(url, tmp_path / name)
         assert (measured[name]["stored"], measured[name]["failed"]) == (records, 0)
     assert large > 15 * small

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from spotify_etl.report.build import build_report, render_html, write_report
 from spotify_etl.settings import SAMPLE_DIR
+from spotify_etl_tests.conftest import CLI, cli_environment
 from spotify_etl_tests.pipeline_helpers import materialize_all
 
 SECTIONS = [
@@ -74,10 +73,8 @@ def test_empty_warehouse_gives_a_sensible_report(conn, warehouse) -> None:
 
 
 def test_cli_report_prints_the_path(database_url, tmp_path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_"))}
-    env.update(SPOTIFY_ETL_DATABASE_URL=database_url, SPOTIFY_ETL_HOME=str(tmp_path / "home"))
-    cli = str(Path(sys.executable).parent / "spotify-etl")
-    result = subprocess.run([cli, "report", "--year", "2025"], env=env, capture_output=True, text=True, timeout=300)
+    env = cli_environment(SPOTIFY_ETL_DATABASE_URL=database_url, SPOTIFY_ETL_HOME=str(tmp_path / "home"))
+    result = subprocess.run([CLI, "report", "--year", "2025"], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.strip().splitlines()[-1])
     assert path.name == "listening_report_2025.html" and path.is_file()

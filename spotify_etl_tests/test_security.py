@@ -4,7 +4,6 @@ the embedded server listens on its socket only. (Zip member paths: test_bad_inpu
 from __future__ import annotations
 
 import ast
-import os
 import shutil
 import subprocess
 import sys
@@ -17,9 +16,9 @@ from sqlalchemy.engine import make_url
 
 import spotify_etl
 from spotify_etl.resources.embedded_postgres import start_embedded_server, stop_embedded_server
-from spotify_etl_tests.spotify_simulator import CLIENT_ID, CLIENT_SECRET, SimulatorServer, artist_obj, track_obj
+from spotify_etl_tests.conftest import CLI, cli_environment
 from spotify_etl_tests.export_factory import play, write_json
-from spotify_etl_tests.test_cli import CLI
+from spotify_etl_tests.spotify_simulator import CLIENT_ID, CLIENT_SECRET, SimulatorServer, artist_obj, track_obj
 
 DB_PASSWORD = "db-pass-3kq9v"
 PACKAGE = Path(spotify_etl.__file__).parent
@@ -36,8 +35,7 @@ def test_secrets_never_reach_logs_metadata_storage_or_the_ui(database_url, tmp_p
             track = server.sim.add("tracks", track_obj(f"T{i:021d}", f"Song {i}", [artist], "L" * 22, "Album"))
             plays.append(play(f"2024-05-0{i + 1}T10:00:00Z", uri=track["uri"]))
         write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_", "SPOTIPY_"))}
-        env.update(
+        env = cli_environment(
             SPOTIFY_ETL_DATABASE_URL=with_password, SPOTIFY_ETL_HOME=str(home), SPOTIFY_ETL_LOG_LEVEL="DEBUG",
             SPOTIPY_CLIENT_ID=CLIENT_ID, SPOTIPY_CLIENT_SECRET=CLIENT_SECRET,
             SPOTIFY_API_URL=server.api_url, SPOTIFY_TOKEN_URL=server.token_url,

@@ -11,13 +11,14 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import requests
+
+from spotify_etl_tests.conftest import CLI, cli_environment
 
 pytestmark = pytest.mark.browser
 
@@ -47,14 +48,12 @@ def _free_port() -> int:
 @pytest.fixture
 def ui(database_url, tmp_path):
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_ETL_", "DAGSTER_"))}
-    env.update(SPOTIFY_ETL_HOME=str(tmp_path / "home"), SPOTIFY_ETL_DATABASE_URL=database_url)
-    cli = str(Path(sys.executable).parent / "spotify-etl")
+    env = cli_environment(SPOTIFY_ETL_HOME=str(tmp_path / "home"), SPOTIFY_ETL_DATABASE_URL=database_url)
     log = tmp_path / "ui.log"
     # Output goes to a file, not a pipe: a full pipe would stall the UI's processes.
     with log.open("w") as out:
         process = subprocess.Popen(
-            [cli, "ui", "--sample", "--port", str(port)], env=env, cwd=tmp_path,
+            [CLI, "ui", "--sample", "--port", str(port)], env=env, cwd=tmp_path,
             stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
         )  # fmt: skip
     address = f"http://127.0.0.1:{port}"
