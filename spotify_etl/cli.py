@@ -6,13 +6,18 @@ import argparse
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from spotify_etl.errors import SpotifyEtlError
 from spotify_etl.logs import configure_logging
 from spotify_etl.settings import SAMPLE_DIR, ensure_dagster_home
+
+# How long `spotify-etl ui` gives the processes it started to stop before killing them.
+_UI_STOP_GRACE_S = 10
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -50,11 +55,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         return _run(args)  # inside the run, Dagster's log manager writes the log file
     configure_logging()
-    if args.command == "ui":
-        return _ui(args)
-    if args.command == "report":
-        return _report(args)
-    return _status()
+    commands = {"ui": _ui, "report": _report, "status": lambda _args: _status()}
+    try:
+        return commands[args.command](args)
+    except Exception as exc:  # noqa: BLE001 - one line for the user; the log has the traceback
+        return _failed(args.command, exc)
+
+
+def _failed(command: str, exc: Exception) -> int:
+    """Say in one line why `command` failed: the package's own errors by their message, others
+    (a database error, a bug) with their type."""
+    import psycopg
+
+    if isinstance(exc, SpotifyEtlError):
+        reason = str(exc)
+    elif isinstance(exc, psycopg.Error):
+        reason = f"the warehouse answered {type(exc).__name__}: {' '.join(str(exc).split())}"
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    print(f"spotify-etl: {command} failed: {reason}", file=sys.stderr)
+    return 1
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -73,8 +93,7 @@ def _run(args: argparse.Namespace) -> int:
             enrich=not args.no_enrich,
         )
     except Exception as exc:  # noqa: BLE001 - one line for the user; the run's log has the traceback
-        print(f"spotify-etl: run failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        return _failed("run", exc)
     print()
     print(outcome.summary_table())
     print(f"\nrun {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
@@ -98,14 +117,56 @@ def _ui(args: argparse.Namespace) -> int:
     command = [dagster, "dev", "-w", str(workspace), "-h", args.host, "-p", str(args.port)]
     address = f"http://{args.host}:{args.port}"
     print(f"Starting the Dagster UI at {address} (DAGSTER_HOME={os.environ['DAGSTER_HOME']}) ...", flush=True)
-    server = subprocess.Popen(command, env=env)
+    # Its own process group: `dagster dev` starts the webserver, the daemon and code servers,
+    # and all of them must stop with this command, however it is stopped.
+    server = subprocess.Popen(command, env=env, start_new_session=True)
+
+    def stop(signum: int, _frame) -> None:
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         if _wait_for_ui(address, server):
             print(f"Dagster UI ready: {address}  (the raw_files_sensor picks up new exports)", flush=True)
         return server.wait()
     except KeyboardInterrupt:
-        server.terminate()
-        return server.wait()
+        print("Stopping the Dagster UI ...", flush=True)
+        return 0
+    finally:
+        _stop_process_group(server)
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _stop_process_group(leader: subprocess.Popen) -> None:
+    """Interrupt the leader and everything it started (as Ctrl-C would), wait for them to
+    stop, and kill what is left after the grace time. Found before any signal: once the
+    leader is gone, its children belong to PID 1 and no longer show as its descendants."""
+    import psutil
+
+    try:
+        root = psutil.Process(leader.pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        processes = []
+    processes += [p for p in psutil.process_iter() if p not in processes and _in_group(p.pid, leader.pid)]
+    alive = processes
+    for sig in (signal.SIGINT, signal.SIGKILL):
+        for process in alive:
+            try:
+                process.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
+        _, alive = psutil.wait_procs(alive, timeout=_UI_STOP_GRACE_S)
+        if not alive:
+            break
+    leader.poll()
+
+
+def _in_group(pid: int, group: int) -> bool:
+    try:
+        return os.getpgid(pid) == group
+    except OSError:
+        return False
 
 
 def _wait_for_ui(address: str, server: subprocess.Popen, timeout_s: float = 180) -> bool:

@@ -82,9 +82,10 @@ def pending_ids(conn: psycopg.Connection, entity: Entity) -> list[str]:
     return [uri for (uri,) in conn.execute(load_sql(f"enrichment/pending_{entity.name}s.sql"))]
 
 
-def resume_time(conn: psycopg.Connection) -> datetime | None:
-    row = conn.execute("SELECT resume_at FROM etl_internal.api_resume_state WHERE api = %s", (API,)).fetchone()
-    return row[0] if row and row[0] > datetime.now(UTC) else None
+def resume_state(conn: psycopg.Connection) -> tuple[datetime, str] | None:
+    """(when to ask the API again, why) while an earlier deferral still holds."""
+    row = conn.execute(load_sql("enrichment/resume_state.sql"), (API,)).fetchone()
+    return (row[0], row[1]) if row and row[0] > datetime.now(UTC) else None
 
 
 def listener_market(conn: psycopg.Connection, configured: str | None) -> str:
@@ -134,9 +135,9 @@ def _enrich_locked(
     if client is None:
         outcome.skipped_reason = "no Spotify credentials"
         return outcome
-    resume_at = resume_time(conn)
-    if resume_at:
-        outcome.deferred_until, outcome.deferred_reason = resume_at, "waiting for the API's rate limit"
+    if deferred := resume_state(conn):
+        # The stored reason: a rate limit, an exhausted quota, or the API unreachable.
+        outcome.deferred_until, outcome.deferred_reason = deferred[0], f"still deferred: {deferred[1]}"
         return outcome
 
     requests_before = client.stats.requests

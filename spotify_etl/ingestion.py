@@ -7,28 +7,34 @@ whole files loaded or not at all, and the next run carries on. A file already lo
 (same listener and sha256) is not read again.
 
 Every record read ends up stored, counted as a duplicate, or in
-`etl_internal.rejected_records` with its reason: `records_read = stored + duplicates +
-rejected` is a constraint of the table.
+`etl_internal.rejected_records` with its reason. Each count is observed, never derived from
+the others: `records_read` by the parser, `rejected` from the rejections written,
+`stored` and `duplicates` by the server (rows the merge inserted, rows of the load table it
+did not). `records_read = stored + duplicates + rejected` is therefore a real test, made
+per file by the `every_record_accounted_for` check. A file the parser could not read to its
+end (truncated, damaged) is `failed`: the records after the break are not records anyone
+can count, and the file fails `export_files_readable` until a good copy is loaded.
+
+Files are read in any Unicode encoding JSON may use (UTF-8 with or without a byte-order mark,
+UTF-16, UTF-32). An error in this package's own code while a record is handled is never
+taken for bad input: the file is rolled back and the run fails naming file and record.
 """
 
 from __future__ import annotations
 
-import codecs
-import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import IO
-
 import ijson
 import psycopg
 from psycopg import sql
 
+from spotify_etl.errors import SpotifyEtlError
 from spotify_etl.export.discover import (
     ACCOUNT_MUSIC,
     ACCOUNT_PODCAST,
@@ -48,14 +54,23 @@ from spotify_etl.export.records import (
     normalise_extended,
     record_as_text,
 )
+from spotify_etl.export.streams import (
+    MAX_NESTING,
+    DepthGuard,
+    HashingReader,
+    NestingTooDeep,
+    TooDeep,
+    Utf8Reader,
+    bounded_records,
+)
 from spotify_etl.sql_files import load_sql
 
 log = logging.getLogger(__name__)
 
-_HASH_CHUNK = 1 << 20
 _C_INTEGER_LIMIT = "integer overflow"  # what ijson's C parser says of an integer beyond 64 bits
 _C_INVALID_UTF8 = "invalid bytes in UTF8"  # ... and of bytes that are not UTF-8
 _PYTHON_PARSER = ijson.get_backend("python")
+_C_PARSER = ijson.get_backend("yajl2_c") if ijson.backend == "yajl2_c" else ijson
 _COPY_PLAYS = sql.SQL("COPY load_plays ({}) FROM STDIN (FORMAT BINARY)").format(
     sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 )
@@ -66,9 +81,10 @@ _COPY_REJECTED = (
 )
 
 
-class IngestionError(RuntimeError):
-    """The warehouse failed while a file was being loaded (connection lost, disk full, ...).
-    That file's transaction is rolled back; files loaded before it stay loaded."""
+class IngestionError(SpotifyEtlError):
+    """A file could not be loaded: the warehouse failed (connection lost, disk full, ...), or
+    handling one of its records raised an error of this package's own. That file's
+    transaction is rolled back; files loaded before it stay loaded."""
 
 
 @dataclass
@@ -134,46 +150,9 @@ class IngestReport:
         return set().union(*(f.months for f in self.files if f.status != "unchanged"))
 
 
-class _HashingReader:
-    """A binary stream that hashes what is read through it, so a file is read once."""
-
-    def __init__(self, stream: IO[bytes]):
-        self._stream = stream
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._stream.read(size)
-        self.digest.update(chunk)
-        return chunk
-
-    def finish(self) -> str:
-        """Hash the rest (after a parse error or trailing bytes) and return the hex digest.
-        A stream that cannot be read to its end (a damaged zip member) is known by what could
-        be read and where it broke, which is the same each time it is read."""
-        try:
-            while chunk := self._stream.read(_HASH_CHUNK):
-                self.digest.update(chunk)
-        except (OSError, *ZIP_ERRORS) as exc:
-            self.digest.update(f"\0unreadable: {exc}".encode())
-        return self.digest.hexdigest()
-
-
-class _Utf8RepairingReader:
-    """Bytes that are not UTF-8 replaced by U+FFFD, so that one damaged name costs one
-    record, not the rest of its file."""
-
-    def __init__(self, stream):
-        self._stream = stream
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._stream.read(size)
-        return self._decoder.decode(chunk, final=not chunk).encode("utf-8")
-
-
 def sha256_of(export_file: ExportFile) -> str:
     with export_file.open() as stream:
-        return _HashingReader(stream).finish()
+        return HashingReader(stream).finish(ZIP_ERRORS)
 
 
 def ingest_raw_dir(
@@ -338,13 +317,30 @@ def _parse_into_load_table(
         return staged, _copy_records(conn, export_file, recognised, keep_personal_data, staged, **reader)
 
     staged, sha256 = attempt()
-    error = staged.outcome.error or ""
-    if staged.outcome.status == "failed" and (_C_INTEGER_LIMIT in error or _C_INVALID_UTF8 in error):
-        # An integer beyond 64 bits (valid JSON the C parser cannot hold): ijson's exact
-        # pure-Python parser. Bytes that are not UTF-8: replaced, and their records rejected.
+    # Each thing the fast reader cannot do switches on a slower reader that can, until the
+    # file reads or fails for another cause (at most once each).
+    reader: dict = {}
+    while staged.outcome.status == "failed" and (switch := _slower_reader(staged.outcome.error or "", reader)):
         conn.rollback()
-        staged, sha256 = attempt(parser=_PYTHON_PARSER) if _C_INTEGER_LIMIT in error else attempt(repair_utf8=True)
+        reader.update(switch)
+        staged, sha256 = attempt(**reader)
     return staged, sha256
+
+
+def _slower_reader(error: str, reader: dict) -> dict | None:
+    """The reader option that copes with what `error` says, unless it is on already."""
+    if _C_INTEGER_LIMIT in error and not reader.get("exact_numbers"):
+        # An integer beyond 64 bits (valid JSON the C parser cannot hold): ijson's exact
+        # pure-Python parser.
+        return {"exact_numbers": True}
+    if (_C_INVALID_UTF8 in error or _NOT_DECODABLE in error) and not reader.get("repair_encoding"):
+        # Bytes not valid in the file's encoding: replaced, and their records rejected.
+        return {"repair_encoding": True}
+    if _TOO_DEEP in error and not reader.get("bounded"):
+        # Nesting the fast readers would need quadratic memory for: records built from the
+        # flat event stream, those nested too deep rejected.
+        return {"bounded": True}
+    return None
 
 
 def _loaded_path(conn: psycopg.Connection, key: tuple[str, str]) -> str | None:
@@ -359,18 +355,18 @@ def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
     outcome = staged.outcome
     try:
         if outcome.records_read > len(staged.rejections):
-            outcome.stored = conn.execute(
+            # Both counted by the server: rows inserted, and load-table rows not inserted.
+            outcome.stored, outcome.duplicates = conn.execute(
                 load_sql("raw/merge_plays.sql"), {"source_file_id": staged.source_file_id}
-            ).rowcount
+            ).fetchone()
             # Computed by the server while the next file is parsed, not per record in Python.
             outcome.first_ts, outcome.last_ts, months = conn.execute(load_sql("raw/load_table_span.sql")).fetchone()
-            outcome.months = set(months)
-        outcome.rejected = len(staged.rejections)
-        outcome.duplicates = outcome.records_read - outcome.rejected - outcome.stored
+            outcome.months = set(months or ())
         if staged.rejections:
             with conn.cursor().copy(_COPY_REJECTED) as copy:
                 for row in staged.rejections:
                     copy.write_row((staged.source_file_id, *row))
+                    outcome.rejected += 1
         conn.execute(
             "UPDATE etl_internal.source_files SET status = %s, error = %s, records_read = %s,"
             " stored = %s, duplicates = %s, rejected = %s, first_ts = %s, last_ts = %s"
@@ -404,8 +400,9 @@ def _copy_records(
     recognised: Recognised,
     keep_personal_data: bool,
     staged: _StagedFile,
-    parser=ijson,
-    repair_utf8: bool = False,
+    exact_numbers: bool = False,
+    repair_encoding: bool = False,
+    bounded: bool = False,
 ) -> str:
     """Stream the file's records into the load table; note rejections and a parse error.
     Returns the file's sha256."""
@@ -419,37 +416,70 @@ def _copy_records(
             normalise_extended, listener=listener,
             is_video=recognised.is_video, keep_personal_data=keep_personal_data,
         )  # fmt: skip
-
-    if repair_utf8:
+    if repair_encoding:
         normalise = partial(_reject_replaced_bytes, normalise)
+    if bounded:
+        normalise = partial(_reject_too_deep, normalise)
+    backend = _PYTHON_PARSER if exact_numbers else _C_PARSER
 
     position = -1
     with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as raw_stream:
         copy.set_types(COLUMN_TYPES)
         write_row = copy.write_row
-        stream = _HashingReader(raw_stream)
-        source = _Utf8RepairingReader(stream) if repair_utf8 else stream
+        stream = HashingReader(raw_stream)
         try:
-            for position, record in enumerate(_records(source, parser)):
+            text = Utf8Reader(stream, errors="replace" if repair_encoding else "strict")
+            for position, record in enumerate(_records(text, backend, bounded)):
                 try:
                     row = normalise(record, position=position)
                 except RecordError as exc:
-                    rejections.append((position, str(exc), record_as_text(record)))
+                    rejections.append((position, str(exc), record_as_text(_as_kept(record))))
                     outcome.rejected_by_reason[exc.reason] += 1
                     if outcome.first_rejection is None:
                         outcome.first_rejection = f"record {position}: {str(exc)[:200]}"
                     continue
+                except Exception as exc:
+                    raise IngestionError(
+                        f"{export_file.path}: record {position}: {type(exc).__name__} while handling it, an error "
+                        f"in spotify_etl, not in the file; the file was rolled back ({_one_line(exc)})"
+                    ) from exc
                 write_row(row)
-        except (ijson.JSONError, parser.JSONError, ValueError) as exc:
+        except NestingTooDeep as exc:
+            outcome.status, outcome.error = "failed", f"{_TOO_DEEP} after {position + 1} records: {exc}"
+        except ijson.JSONError as exc:
             outcome.status, outcome.error = "failed", f"not valid JSON after {position + 1} records: {_one_line(exc)}"
+        except UnicodeError as exc:
+            outcome.status = "failed"
+            outcome.error = f"{_NOT_DECODABLE} after {position + 1} records: {_one_line(exc)}"
         except ZIP_ERRORS as exc:
             outcome.status = "failed"
             outcome.error = f"damaged in its zip archive after {position + 1} records: {_one_line(exc)}"
         except OSError as exc:
             outcome.status, outcome.error = "failed", f"read failed after {position + 1} records: {_one_line(exc)}"
-        sha256 = stream.finish()
+        sha256 = stream.finish(ZIP_ERRORS)
     outcome.records_read = position + 1
     return sha256
+
+
+def _records(text, backend, bounded: bool = False) -> Iterator:
+    """The file's records: ijson's fast reader behind the depth guard, or the bounded one."""
+    if bounded:
+        return bounded_records(text, backend)
+    return backend.items(DepthGuard(text), "item", use_float=True)
+
+
+_TOO_DEEP = "too deeply nested for the fast reader"
+_NOT_DECODABLE = "bytes not valid in the file's encoding"
+
+
+def _as_kept(record):
+    return record.partial if type(record) is TooDeep else record
+
+
+def _reject_too_deep(normalise: Callable[..., tuple], record, *, position: int) -> tuple:
+    if type(record) is TooDeep:
+        raise RecordError(f"nested deeper than {MAX_NESTING} levels (kept to that depth)")
+    return normalise(record, position=position)
 
 
 def _reject_replaced_bytes(normalise: Callable[..., tuple], record, *, position: int) -> tuple:
@@ -465,10 +495,6 @@ def _reject_replaced_bytes(normalise: Callable[..., tuple], record, *, position:
 def _one_line(exc: BaseException) -> str:
     """ijson's C parser reports lexical errors over several lines with a pointer."""
     return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _records(stream, parser=ijson) -> Iterable:
-    return parser.items(stream, "item", use_float=True)
 
 
 def _drop_account_twins(conn: psycopg.Connection, listeners: set[str]) -> int:

@@ -4,9 +4,12 @@ import warnings
 
 import dagster as dg
 
+from spotify_etl.export.records import EARLIEST_PLAY
+
 # BackfillPolicy is marked beta; the facts rely on it on purpose (one run for many months).
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
-# By calendar month of ts (UTC). Spotify streaming began in October 2008; end_offset=1 makes
-# the current month exist before it is over.
-monthly_partitions = dg.MonthlyPartitionsDefinition(start_date="2008-10-01", end_offset=1)
+# By calendar month of ts (UTC), from the month of the earliest play ingestion accepts, so
+# every stored play lies in a partition; end_offset=1 makes the current month exist before
+# it is over.
+monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=f"{EARLIEST_PLAY:%Y-%m-%d}", end_offset=1)

@@ -1,5 +1,8 @@
 """One run of the whole asset graph from the command line, recorded in the Dagster instance
-(so it shows in the UI like any other run)."""
+(so it shows in the UI like any other run).
+
+A run succeeds only when every step succeeded and no check of severity ERROR failed; its
+failure is said in one line: the first failed step's cause, else the failed ERROR checks."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ import dagster as dg
 from spotify_etl.abandoned_runs import fail_abandoned_runs, process_tags
 from spotify_etl.definitions import defs
 from spotify_etl.partitions import monthly_partitions
+from spotify_etl.resources.warehouse import WarehouseResource
 from spotify_etl.status import format_table
 
 # Metadata shown in the closing table, in this order, when an asset reports it.
@@ -24,6 +28,11 @@ class RunOutcome:
     failure: str | None
     materializations: list[tuple[str, dict]] = field(default_factory=list)
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    check_descriptions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failed_error_checks(self) -> list[str]:
+        return [name for name, passed, severity in self.checks if not passed and severity == "ERROR"]
 
     def summary_table(self) -> str:
         headers = ("asset", "rows", "read", "stored", "dupes", "rejected", "failed files")
@@ -56,16 +65,35 @@ def _selection(enrich: bool) -> list[dg.AssetKey]:
     return sorted(keys, key=lambda key: key.to_user_string())
 
 
-# Errors whose message already says what failed and where (the file), better than their cause.
-_TELLING_ERRORS = {"IngestionError"}
+# Errors whose message already says what failed and where (the file, the warehouse), better
+# than their cause: the package's own (spotify_etl.errors.SpotifyEtlError and subclasses).
+_TELLING_ERRORS = {"SpotifyEtlError", "IngestionError", "WarehouseUnavailable"}
 
 
 def _root_cause(error) -> str:
-    """The innermost error of Dagster's wrapped step error (or a telling one on the way), on
-    one line."""
+    """The innermost error of Dagster's wrapped error (or a telling one on the way), on one
+    line."""
     while error.cause is not None and error.cls_name not in _TELLING_ERRORS:
         error = error.cause
     return error.message.strip().splitlines()[0]
+
+
+def _first_error(events) -> tuple[str, object] | None:
+    """(where, error) of the first event carrying an error: a failed step, else a resource
+    that failed to start or the run's own failure."""
+    for event in events:
+        if event.is_step_failure:
+            return f"step {event.step_key}", event.step_failure_data.error
+    for event in events:
+        error = getattr(event.event_specific_data, "error", None)
+        if error is not None:
+            return "run", error
+    return None
+
+
+def _first_line(text: str, limit: int = 300) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def _value(entry: dg.MetadataValue) -> object:
@@ -80,6 +108,9 @@ def run_pipeline(
     enrich: bool = True,
     instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
+    # The warehouse first, outside Dagster: unreachable, missing or lost while migrating is
+    # one clear WarehouseUnavailable, and the run's steps then find it ready.
+    WarehouseResource().url()
     instance = instance or dg.DagsterInstance.get()
     fail_abandoned_runs(instance)
     job = defs.resolve_job_def("full_load")
@@ -112,11 +143,13 @@ def run_pipeline(
     outcome.materializations = list(latest.items())
     for evaluation in result.get_asset_check_evaluations():
         outcome.checks.append((evaluation.check_name, evaluation.passed, evaluation.severity.value))
+        outcome.check_descriptions[evaluation.check_name] = evaluation.description or ""
     if not result.success:
-        failures = [e for e in result.all_events if e.is_step_failure]
-        outcome.failure = (
-            f"step {failures[0].step_key}: {_root_cause(failures[0].step_failure_data.error)}"
-            if failures
-            else "see the run's log in the UI"
+        found = _first_error(result.all_events)
+        outcome.failure = f"{found[0]}: {_root_cause(found[1])}" if found else "see the run's log in the UI"
+    elif failed := outcome.failed_error_checks:
+        outcome.success = False
+        outcome.failure = "; ".join(
+            f"check {name} failed (ERROR): {_first_line(outcome.check_descriptions[name])}" for name in failed
         )
     return outcome

@@ -2,13 +2,12 @@
 
 import hashlib
 import json
-from datetime import UTC, datetime
 
 import dagster as dg
-import ijson
 
 from spotify_etl.abandoned_runs import fail_abandoned_runs
-from spotify_etl.export.discover import discover, months_of
+from spotify_etl.enrichment import resume_state
+from spotify_etl.export.discover import UNREADABLE, discover, months_of
 from spotify_etl.ingestion import sha256_of
 from spotify_etl.jobs import full_load_job, retry_enrichment_job
 from spotify_etl.partitions import monthly_partitions
@@ -67,7 +66,7 @@ def raw_files_sensor(context: dg.SensorEvaluationContext):
             continue  # touched, same content
         try:
             months |= months_of(export_file)
-        except (ijson.JSONError, ValueError, OSError) as exc:
+        except UNREADABLE as exc:
             context.log.warning(f"{export_file.path}: cannot be read ({exc}); sending it to ingestion to be recorded")
             requests.append(
                 dg.RunRequest(run_key=f"{sha256}:raw", asset_selection=[dg.AssetKey("raw_plays")],
@@ -105,7 +104,7 @@ def raw_files_sensor(context: dg.SensorEvaluationContext):
 )
 def retry_enrichment_schedule(context: dg.ScheduleEvaluationContext, warehouse: WarehouseResource):
     with warehouse.connect() as conn:
-        row = conn.execute("SELECT resume_at, reason FROM etl_internal.api_resume_state WHERE api = 'spotify'").fetchone()
-    if row and row[0] > datetime.now(UTC):
-        return dg.SkipReason(f"Spotify API deferred until {row[0]:%Y-%m-%d %H:%M} UTC ({row[1]})")
+        deferred = resume_state(conn)
+    if deferred:
+        return dg.SkipReason(f"Spotify API deferred until {deferred[0]:%Y-%m-%d %H:%M} UTC ({deferred[1]})")
     return dg.RunRequest(run_key=None)

@@ -141,9 +141,8 @@ def test_zip_member_paths_cannot_escape(conn, warehouse, raw_dir, tmp_path) -> N
         (b'"just a string"', "top level is not an array, expected an array of plays"),
         (b"", "not valid JSON: parse error: premature EOF"),
         (b"[" + plays_bytes(3)[1:-1] + b",\x00]", "not valid JSON after 3 records: lexical error: invalid char in json text."),
-        (b"\xef\xbb\xbf" + plays_bytes(2), "not valid JSON: lexical error: invalid char in json text."),
     ],
-    ids=["object", "scalar", "empty", "raw NUL byte", "byte-order mark"],
+    ids=["object", "scalar", "empty", "raw NUL byte"],
 )
 def test_file_that_is_not_an_array_of_plays_fails_with_its_reason(conn, warehouse, raw_dir, content, error) -> None:
     with_good_file(raw_dir)
@@ -245,11 +244,11 @@ def test_wrong_type_in_account_data_rejects_the_record(conn, warehouse, raw_dir,
 @pytest.mark.parametrize(
     "ts, reason",
     [
-        ("0001-01-01T00:00:00Z", "field 'ts': outside 2006 .. now"),
-        ("1970-01-01T00:00:00Z", "field 'ts': outside 2006 .. now"),
-        ("2005-12-31T23:59:59Z", "field 'ts': outside 2006 .. now"),
-        ("9999-12-31T23:59:59Z", "field 'ts': outside 2006 .. now"),
-        ("2100-01-01T00:00:00+14:00", "field 'ts': outside 2006 .. now"),
+        ("0001-01-01T00:00:00Z", "field 'ts': outside 2008-10 .. now"),
+        ("1970-01-01T00:00:00Z", "field 'ts': outside 2008-10 .. now"),
+        ("2008-09-30T23:59:59Z", "field 'ts': outside 2008-10 .. now"),
+        ("9999-12-31T23:59:59Z", "field 'ts': outside 2008-10 .. now"),
+        ("2100-01-01T00:00:00+14:00", "field 'ts': outside 2008-10 .. now"),
         ("+275760-09-13T00:00:00Z", "field 'ts': unparseable timestamp"),
         ("2021-02-30T00:00:00Z", "field 'ts': unparseable timestamp"),
     ],

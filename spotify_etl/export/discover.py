@@ -5,13 +5,17 @@ recognised by its content (an array of objects with `ts` + `ms_played`, or `endT
 `msPlayed`), with its name as a fallback for empty arrays and to flag video history.
 Everything else is listed as ignored, with the reason.
 
-Zips are read in place, never extracted, so a member's path cannot escape anywhere.
+Zips are read in place, never extracted, so a member's path cannot escape anywhere. Every
+entry of a zip is a file of its own, even two entries under one name (each is read from its
+own header); one open archive serves all its members, so a zip of 10,000 members is read at
+the speed of 10,000 files.
 """
 
 from __future__ import annotations
 
 import io
 import re
+import threading
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -20,6 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import IO
 
 import ijson
+
+from spotify_etl.export.streams import NestingTooDeep, Utf8Reader
 
 # The kinds of play file.
 EXTENDED_AUDIO = "extended_audio"
@@ -45,9 +51,18 @@ _NAME_KINDS = [
 ZIP_BOMB_FLOOR_BYTES = 256 * 2**20
 ZIP_BOMB_RATIO = 200
 
-# Errors of reading a zip member: damaged data, or a feature zipfile lacks (encryption,
-# compression methods such as deflate64).
-ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
+
+
+class UnreadableMember(OSError):
+    """A zip member that cannot be opened: encrypted, or compressed with a method zipfile
+    lacks (deflate64, ...)."""
+
+
+# Errors of reading a zip member's data: a bad CRC or header, damaged deflate data, data
+# ending early, or a member that cannot be opened at all.
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, UnreadableMember)
+# What reading a file as JSON may raise because of the file itself (never a bug of ours).
+UNREADABLE = (ijson.JSONError, UnicodeError, NestingTooDeep, OSError, *ZIP_ERRORS)
 
 # Folder names that are part of an export rather than a listener's name.
 _EXPORT_FOLDER = re.compile(r"^(spotify[ _].*|my_spotify_data.*|mydata.*)$", re.I)
@@ -65,19 +80,19 @@ def kind_from_name(name: str) -> str | None:
 class ExportFile:
     """One JSON file of an export, on disk or inside a zip."""
 
-    path: str  # relative to the raw directory; `archive.zip!member` inside a zip
+    # Relative to the raw directory; `archive.zip!member` inside a zip, and for the second and
+    # later entries of one name in a zip `archive.zip!member (entry N)`.
+    path: str
     listener: str
     size: int
     opener: Callable[[], IO[bytes]] = field(repr=False, compare=False)
-    # Seconds since the epoch: the file's, or for a zip member the archive's and its own.
+    # Seconds since the epoch: the file's, or for a zip member the archive's.
     mtime: float = 0.0
     # Why the file cannot be read as plays, known before opening it (a damaged archive, a
     # refused member); such a file is recorded as failed.
     problem: str | None = None
-
-    @property
-    def name(self) -> str:
-        return PurePosixPath(self.path.split("!")[-1]).name
+    # The file's own name (a zip member's without its folders), which tells its kind.
+    name: str = ""
 
     def open(self) -> IO[bytes]:
         return self.opener()
@@ -123,7 +138,9 @@ def discover(raw_dir: Path) -> tuple[list[ExportFile], list[IgnoredFile]]:
         suffix = path.suffix.lower()
         if suffix == ".json":
             stat = path.stat()
-            files.append(ExportFile(str(relative), listener, stat.st_size, _file_opener(path), stat.st_mtime))
+            files.append(
+                ExportFile(str(relative), listener, stat.st_size, _file_opener(path), stat.st_mtime, name=path.name)
+            )
         elif suffix == ".zip":
             found, skipped = _zip_members(path, relative, listener)
             files.extend(found)
@@ -137,21 +154,28 @@ def _file_opener(path: Path) -> Callable[[], IO[bytes]]:
     return lambda: path.open("rb")
 
 
-def _zip_opener(archive: Path, member: str) -> Callable[[], IO[bytes]]:
-    def open_member() -> IO[bytes]:
-        zf = zipfile.ZipFile(archive)
-        stream = zf.open(member)
-        # Closing the member must close the archive too.
-        original_close = stream.close
+class _Archive:
+    """One zip, opened once for all its members: opening a member is then a seek to its
+    header, where a fresh ZipFile would read the whole central directory (10,000 entries)
+    again. zipfile serialises reads of one archive, so members may be open at once."""
 
-        def close() -> None:
-            original_close()
-            zf.close()
+    def __init__(self, path: Path):
+        self._path = path
+        self._zipfile: zipfile.ZipFile | None = None
+        self._lock = threading.Lock()
 
-        stream.close = close  # type: ignore[method-assign]
-        return stream
+    def opener(self, info: zipfile.ZipInfo) -> Callable[[], IO[bytes]]:
+        return lambda: self._open(info)
 
-    return open_member
+    def _open(self, info: zipfile.ZipInfo) -> IO[bytes]:
+        with self._lock:
+            if self._zipfile is None:
+                self._zipfile = zipfile.ZipFile(self._path)
+        try:
+            # By its entry, not its name: ZipFile.open(name) finds the last entry of a name.
+            return self._zipfile.open(info)
+        except (RuntimeError, NotImplementedError) as exc:  # encrypted; unknown compression
+            raise UnreadableMember(str(exc)) from exc
 
 
 def _zip_members(
@@ -169,12 +193,17 @@ def _zip_members(
         # A truncated or damaged download: a failed file, so the check reports it.
         problem = f"unreadable zip archive: {exc}"
         size = archive.stat().st_size
-        return [ExportFile(str(relative), listener, size, _file_opener(archive), archive_mtime, problem)], []
+        return [
+            ExportFile(str(relative), listener, size, _file_opener(archive), archive_mtime, problem, archive.name)
+        ], []
+    shared = _Archive(archive)
+    entries_of_name: dict[str, int] = {}
     for info in infos:
         if info.is_dir():
             continue
         member = PurePosixPath(info.filename)
-        display = f"{relative}!{info.filename}"
+        entry = entries_of_name[info.filename] = entries_of_name.get(info.filename, 0) + 1
+        display = f"{relative}!{info.filename}" + (f" (entry {entry})" if entry > 1 else "")
         if member.is_absolute() or ".." in member.parts:
             # Never extracted, so harmless here, but no export has such names: say so.
             ignored.append(IgnoredFile(display, "unsafe member path (absolute or with '..'): not read"))
@@ -184,8 +213,8 @@ def _zip_members(
         if member.suffix.lower() == ".json":
             problem = _refusal(info)
             # A refused member is never inflated: it is known (and hashed) by its header alone.
-            opener = _header_opener(info) if problem else _zip_opener(archive, info.filename)
-            files.append(ExportFile(display, listener, info.file_size, opener, archive_mtime, problem))
+            opener = _header_opener(info) if problem else shared.opener(info)
+            files.append(ExportFile(display, listener, info.file_size, opener, archive_mtime, problem, member.name))
         else:
             ignored.append(IgnoredFile(display, _not_json_reason(member.suffix.lower())))
     return files, ignored
@@ -219,8 +248,8 @@ def recognise(export_file: ExportFile) -> Recognised:
         return Recognised(kind, kind == EXTENDED_VIDEO, error=export_file.problem)
     try:
         with export_file.open() as stream:
-            top, keys = _first_record_keys(stream)
-    except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
+            top, keys = _first_record_keys(Utf8Reader(stream))
+    except (ijson.JSONError, UnicodeError) as exc:
         if by_name:
             return Recognised(by_name, by_name == EXTENDED_VIDEO, error=f"not valid JSON: {exc}")
         return Recognised(None, reason=f"not play data: not valid JSON ({exc})")
@@ -254,38 +283,41 @@ def recognise(export_file: ExportFile) -> Recognised:
     return Recognised(None, reason=f"not play data: records have no play fields ({shown})")
 
 
-def _first_record_keys(stream: IO[bytes]) -> tuple[str | None, set[str] | None]:
-    """The top-level event and the keys of the first array element (None if not an object)."""
-    events: Iterator[tuple[str, str, object]] = ijson.parse(stream)
-    top = None
+def _first_record_keys(stream) -> tuple[str | None, set[str] | None]:
+    """The top-level event and the keys of the first array element (None if not an object).
+    Read with `basic_parse`, whose memory does not grow with the nesting (see streams)."""
+    events: Iterator[tuple[str, object]] = ijson.basic_parse(stream)
+    top = next(events)[0]
+    if top != "start_array":
+        return top, None
+    if next(events)[0] != "start_map":
+        return top, None  # an empty array, or a first element that is a scalar or array
     keys: set[str] = set()
-    for prefix, event, value in events:
-        if top is None:
-            top = event
-            if event != "start_array":
-                return top, None
-            continue
-        if prefix == "item" and event == "start_map":
-            continue
-        if prefix == "item" and event == "map_key":
+    depth = 1
+    for event, value in events:
+        if event == "map_key" and depth == 1:
             keys.add(str(value))
-            continue
-        if prefix == "item" and event == "end_map":
-            return top, keys
-        if prefix == "" and event == "end_array":
-            return top, None
-        if prefix == "item" and event not in ("start_map",):
-            return top, None  # first element is a scalar or array
-        # nested values of the first record: skip
-    return top, keys or None
+        elif event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+            if depth == 0:
+                break
+    return top, keys
 
 
 def months_of(export_file: ExportFile) -> set[str]:
     """The months (YYYY-MM, UTC) of the plays in a file, read incrementally: only the time
-    fields are looked at. Raises ijson.JSONError (or ValueError) for a file that is not JSON."""
+    fields of the records are looked at. Raises one of UNREADABLE for a file that is not JSON."""
     months: set[str] = set()
+    depth, is_time = 0, False
     with export_file.open() as stream:
-        for prefix, event, value in ijson.parse(stream):
-            if event == "string" and prefix in ("item.ts", "item.endTime") and len(value) >= 7:
+        for event, value in ijson.basic_parse(Utf8Reader(stream)):
+            if event == "map_key":
+                is_time = depth == 2 and value in ("ts", "endTime")
+                continue
+            if is_time and event == "string" and len(value) >= 7:
                 months.add(value[:7])
+            is_time = False
+            depth += (event in ("start_map", "start_array")) - (event in ("end_map", "end_array"))
     return {m for m in months if re.match(r"^\d{4}-(0[1-9]|1[0-2])$", m)}

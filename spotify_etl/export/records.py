@@ -38,9 +38,13 @@ COLUMN_TYPES = (
     "text", "text", "int8", "jsonb",
 )  # fmt: skip
 
-# Spotify did not exist before 2006; a play from the future is a broken clock.
-EARLIEST_PLAY = datetime(2006, 1, 1, tzinfo=UTC)
+# The time range of a play, and of the facts' monthly partitions (spotify_etl.partitions):
+# one range, so no stored play lies outside every partition. Spotify's streaming began in
+# October 2008. A play from the future is a broken clock: a little skew is allowed, but never
+# past the current month, whose partition is the last one.
+EARLIEST_PLAY = datetime(2008, 10, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=2)
+_OUTSIDE = f"outside {EARLIEST_PLAY:%Y-%m} .. now"
 
 # Milliseconds since the epoch are > 1e11 for any date after 1973; seconds are not until 5138.
 _MS_EPOCH_THRESHOLD = 1e11
@@ -294,16 +298,19 @@ def _ms_played(value: Any, field: str) -> int | None:
 
 
 def _latest_plausible(_cache: list = [0.0, EARLIEST_PLAY]) -> datetime:  # noqa: B006
-    """Now plus clock skew, recomputed at most once a minute (this runs once per record)."""
+    """Now plus clock skew, but before next month; recomputed at most once a minute (this
+    runs once per record)."""
     tick = time.monotonic()
     if tick - _cache[0] > 60:
-        _cache[:] = [tick, datetime.now(UTC) + CLOCK_SKEW]
+        now = datetime.now(UTC)
+        next_month = datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+        _cache[:] = [tick, min(now + CLOCK_SKEW, next_month - timedelta(microseconds=1))]
     return _cache[1]
 
 
 def _in_range(ts: datetime, field: str) -> datetime:
     if ts < EARLIEST_PLAY or ts > _latest_plausible():
-        raise RecordError(f"field {field!r}: outside 2006 .. now", ts.isoformat())
+        raise RecordError(f"field {field!r}: {_OUTSIDE}", ts.isoformat())
     return ts
 
 
@@ -321,7 +328,7 @@ def _parse_ts(value: Any, field: str) -> datetime:
     elif ts.tzinfo is not UTC:
         ts = ts.astimezone(UTC)
     if not EARLIEST_PLAY <= ts <= _latest_plausible():
-        raise RecordError(f"field {field!r}: outside 2006 .. now", ts.isoformat())
+        raise RecordError(f"field {field!r}: {_OUTSIDE}", ts.isoformat())
     return ts
 
 

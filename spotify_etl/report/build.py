@@ -253,10 +253,18 @@ def render_html(report: Report) -> str:
     )
 
 
+def _file_name_part(value: str) -> str:
+    """A user-given value as part of a file name in the reports directory: letters, digits,
+    '-' and '_' kept (any script), everything else (separators, dots, control characters)
+    one '_'; so it can never name a path outside that directory."""
+    part = re.sub(r"[^\w-]+", "_", value).strip("_")[:80]
+    return part or "_"
+
+
 def write_report(conn: psycopg.Connection, out_dir: Path, *, listener: str | None = None, year: int | None = None) -> tuple[Path, Report]:
     report = build_report(conn, listener=listener, year=year)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = "listening_report" + (f"_{listener}" if listener else "") + (f"_{year}" if year else "") + ".html"
-    path = out_dir / name
+    name = "listening_report" + (f"_{_file_name_part(listener)}" if listener else "") + (f"_{year}" if year else "")
+    path = out_dir / f"{name}.html"
     path.write_text(render_html(report), encoding="utf-8")
     return path, report

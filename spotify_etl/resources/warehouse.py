@@ -21,6 +21,7 @@ from dagster import (
 from pydantic import Field
 from sqlalchemy.engine import make_url
 
+from spotify_etl.errors import WarehouseUnavailable
 from spotify_etl.resources.embedded_postgres import start_embedded_server
 from spotify_etl.resources.migrations import apply_migrations
 from spotify_etl.settings import load_settings
@@ -40,6 +41,38 @@ def redact_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # not a URL sqlalchemy understands: show nothing of it
         return "<database url>"
+
+
+def describe_url(url: str) -> str:
+    """Where a URL points, for a message: host, port and database (never the password)."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # not a URL sqlalchemy understands: show nothing of it
+        return "<database url>"
+    host = parsed.host or parsed.query.get("host") or "local socket"
+    return f"database {parsed.database!r} at {host}" + (f":{parsed.port}" if parsed.port else "")
+
+
+def _server_message(exc: psycopg.Error) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def prepare_warehouse(url: str) -> list[str]:
+    """Connect and apply the pending migrations; return those applied. A warehouse that cannot
+    be reached, does not exist, or is lost while migrating (all of it rolled back: the pass is
+    one transaction) raises WarehouseUnavailable with where it is and the server's words."""
+    try:
+        conn = psycopg.connect(url, connect_timeout=15)
+    except psycopg.OperationalError as exc:
+        raise WarehouseUnavailable(f"cannot connect to the warehouse, {describe_url(url)}: {_server_message(exc)}") from exc
+    with conn:
+        try:
+            return apply_migrations(conn)
+        except psycopg.OperationalError as exc:
+            raise WarehouseUnavailable(
+                f"lost the warehouse, {describe_url(url)}, while applying migrations (rolled back; run "
+                f"again once it is back): {_server_message(exc)}"
+            ) from exc
 
 
 def execute_sql_file(conn: psycopg.Connection, relative_path: str, params: Optional[dict] = None) -> None:
@@ -90,8 +123,7 @@ class WarehouseResource(ConfigurableResource):
         with _ready_lock:
             if key not in _ready_urls:
                 url = key[0] or start_embedded_server(self._home())
-                with psycopg.connect(url) as conn:
-                    applied = apply_migrations(conn)
+                applied = prepare_warehouse(url)
                 if applied:
                     log.info("warehouse %s: applied %s", redact_url(url), ", ".join(applied))
                 _ready_urls[key] = url

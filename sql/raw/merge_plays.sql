@@ -1,4 +1,7 @@
 -- Merge one file's plays into staging; a play already stored (same natural key) is a duplicate.
+-- Returns (stored, duplicates), each counted from what happened: the rows inserted, and the
+-- rows of the load table that were not (ON CONFLICT DO NOTHING declines only a conflict).
+WITH inserted AS (
 INSERT INTO staging.streaming_history (
     listener, ts, ms_played, content_kind, content_key, name_key,
     spotify_track_uri, spotify_episode_uri, audiobook_uri, audiobook_chapter_uri,
@@ -23,4 +26,10 @@ SELECT
     source_format, ts_precision, source_position, extra, %(source_file_id)s
 FROM load_plays
 ORDER BY source_position
-ON CONFLICT ON CONSTRAINT streaming_history_natural_key DO NOTHING;
+ON CONFLICT ON CONSTRAINT streaming_history_natural_key DO NOTHING
+RETURNING source_position
+)
+SELECT
+    (SELECT count(*) FROM inserted),
+    (SELECT count(*) FROM load_plays AS l
+     WHERE NOT EXISTS (SELECT 1 FROM inserted AS i WHERE i.source_position = l.source_position));
