@@ -427,8 +427,8 @@ def _copy_records(
         copy.set_types(COLUMN_TYPES)
         write_row = copy.write_row
         stream = HashingReader(raw_stream)
+        text = Utf8Reader(stream, errors="replace" if repair_encoding else "strict")
         try:
-            text = Utf8Reader(stream, errors="replace" if repair_encoding else "strict")
             for position, record in enumerate(_records(text, backend, bounded)):
                 try:
                     row = normalise(record, position=position)
@@ -458,6 +458,8 @@ def _copy_records(
             outcome.status, outcome.error = "failed", f"read failed after {position + 1} records: {_one_line(exc)}"
         sha256 = stream.finish(ZIP_ERRORS)
     outcome.records_read = position + 1
+    if outcome.error and text.encoding != "utf-8" and text.encoding.upper() not in outcome.error:
+        outcome.error += f" (file written in {text.encoding.upper()})"
     return sha256
 
 

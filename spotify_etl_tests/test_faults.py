@@ -353,12 +353,19 @@ def test_api_outage_defers_after_three_ids_instead_of_failing_them_all(conn, war
     with SimulatorServer() as server:
         api_catalog(server, raw_dir)
         server.sim.fail_ratio = 1.0
-        elapsed, _ = run_with_api(warehouse, raw_dir, server)
+        elapsed, result = run_with_api(warehouse, raw_dir, server)
         tracks, artists, failed, (_, reason) = state(conn)
         assert (tracks, artists) == (0, 0)
         assert failed == 2  # transient, retried by a later run; the other 38 untouched
         assert reason == "Spotify unavailable: HTTP 503 on 3 requests in a row"
         assert len(server.sim.requests) == 3 * 5
+        # The assets after the one that deferred say why, not "rate limit".
+        statuses = {
+            e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata["status"].value
+            for e in result.get_asset_materialization_events()
+            if e.asset_key.to_user_string() != "enriched_tracks" and "status" in e.step_materialization_data.materialization.metadata
+        }
+        assert statuses and all("Spotify unavailable: HTTP 503" in status for status in statuses.values()), statuses
         assert elapsed < 60
 
 

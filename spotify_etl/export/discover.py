@@ -248,7 +248,7 @@ def recognise(export_file: ExportFile) -> Recognised:
         return Recognised(kind, kind == EXTENDED_VIDEO, error=export_file.problem)
     try:
         with export_file.open() as stream:
-            top, keys = _first_record_keys(Utf8Reader(stream))
+            top, keys = _first_record_keys(Utf8Reader(stream, errors="replace"))
     except (ijson.JSONError, UnicodeError) as exc:
         if by_name:
             return Recognised(by_name, by_name == EXTENDED_VIDEO, error=f"not valid JSON: {exc}")
@@ -312,7 +312,7 @@ def months_of(export_file: ExportFile) -> set[str]:
     months: set[str] = set()
     depth, is_time = 0, False
     with export_file.open() as stream:
-        for event, value in ijson.basic_parse(Utf8Reader(stream)):
+        for event, value in ijson.basic_parse(Utf8Reader(stream, errors="replace")):
             if event == "map_key":
                 is_time = depth == 2 and value in ("ts", "endTime")
                 continue
