@@ -1,6 +1,8 @@
 -- Merge one file's plays into staging; a play already stored (same natural key) is a duplicate.
--- Returns (stored, duplicates), each counted from what happened: the rows inserted, and the
--- rows of the load table that were not (ON CONFLICT DO NOTHING declines only a conflict).
+-- Returns (stored, duplicates), counted by the server from what happened: the rows inserted,
+-- and the rows of the load table that were not (ON CONFLICT DO NOTHING declines only a
+-- conflict; a file's positions are unique, so those are its rows less the ones inserted).
+-- Neither depends on the parser's count of records read, which they must add up to.
 WITH inserted AS (
 INSERT INTO staging.streaming_history (
     listener, ts, ms_played, content_kind, content_key, name_key,
@@ -29,7 +31,5 @@ ORDER BY source_position
 ON CONFLICT ON CONSTRAINT streaming_history_natural_key DO NOTHING
 RETURNING source_position
 )
-SELECT
-    (SELECT count(*) FROM inserted),
-    (SELECT count(*) FROM load_plays AS l
-     WHERE NOT EXISTS (SELECT 1 FROM inserted AS i WHERE i.source_position = l.source_position));
+SELECT stored, (SELECT count(*) FROM load_plays) - stored
+FROM (SELECT count(*) AS stored FROM inserted) AS i;
