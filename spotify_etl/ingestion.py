@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+
 import ijson
 import psycopg
 from psycopg import sql
@@ -70,7 +71,6 @@ log = logging.getLogger(__name__)
 _C_INTEGER_LIMIT = "integer overflow"  # what ijson's C parser says of an integer beyond 64 bits
 _C_INVALID_UTF8 = "invalid bytes in UTF8"  # ... and of bytes that are not UTF-8
 _PYTHON_PARSER = ijson.get_backend("python")
-_C_PARSER = ijson.get_backend("yajl2_c") if ijson.backend == "yajl2_c" else ijson
 _COPY_PLAYS = sql.SQL("COPY load_plays ({}) FROM STDIN (FORMAT BINARY)").format(
     sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
 )
@@ -420,15 +420,17 @@ def _copy_records(
         normalise = partial(_reject_replaced_bytes, normalise)
     if bounded:
         normalise = partial(_reject_too_deep, normalise)
-    backend = _PYTHON_PARSER if exact_numbers else _C_PARSER
+    backend = _PYTHON_PARSER if exact_numbers else ijson  # ijson: its fastest backend, C
 
     position = -1
     with conn.cursor().copy(_COPY_PLAYS) as copy, export_file.open() as raw_stream:
         copy.set_types(COLUMN_TYPES)
         write_row = copy.write_row
         stream = HashingReader(raw_stream)
-        text = Utf8Reader(stream, errors="replace" if repair_encoding else "strict")
+        encoding = None
         try:
+            text = Utf8Reader(stream, errors="replace" if repair_encoding else "strict")
+            encoding = text.encoding.upper()
             for position, record in enumerate(_records(text, backend, bounded)):
                 try:
                     row = normalise(record, position=position)
@@ -458,8 +460,8 @@ def _copy_records(
             outcome.status, outcome.error = "failed", f"read failed after {position + 1} records: {_one_line(exc)}"
         sha256 = stream.finish(ZIP_ERRORS)
     outcome.records_read = position + 1
-    if outcome.error and text.encoding != "utf-8" and text.encoding.upper() not in outcome.error:
-        outcome.error += f" (file written in {text.encoding.upper()})"
+    if outcome.error and encoding not in (None, "UTF-8") and encoding not in outcome.error:
+        outcome.error += f" (file written in {encoding})"
     return sha256
 
 
