@@ -19,13 +19,12 @@ import time
 from pathlib import Path
 
 import psutil
-
 from ingest import OUT, _drop_database, _fresh_database
 
 _CHILD = """
 import json, resource, sys, time
 from pathlib import Path
-from spotify_etl.ingestion import ingest_raw_dir
+from spotify_etl.lib.ingestion import ingest_raw_dir
 started = time.perf_counter()
 report = ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - started, "records": report.records_read,
@@ -35,7 +34,7 @@ print(json.dumps({"seconds": time.perf_counter() - started, "records": report.re
 
 
 def _file(size_bytes: int) -> tuple[Path, int]:
-    from spotify_etl.synthetic import write_large_history
+    from spotify_etl.lib.synthetic import write_large_history
 
     raw_dir = OUT / f"big_{size_bytes}"
     path = raw_dir / "Streaming_History_Audio_2010-2016_0.json"
@@ -47,7 +46,7 @@ def _file(size_bytes: int) -> tuple[Path, int]:
 
 
 def _measure(server_url: str, raw_dir: Path) -> dict:
-    from spotify_etl.resources.warehouse import WarehouseResource
+    from spotify_etl.defs.resources.warehouse import WarehouseResource
 
     url = _fresh_database(server_url)
     WarehouseResource(database_url=url).url()  # migrated
@@ -83,7 +82,7 @@ def main() -> None:
     if args.database_url:
         server_url = args.database_url
     else:
-        from spotify_etl.resources.embedded_postgres import start_embedded_server
+        from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server
 
         server_url = start_embedded_server(OUT / "embedded-home")
 
@@ -93,7 +92,10 @@ def main() -> None:
         result = _measure(server_url, raw_dir)
         assert result["records"] == records and result["failed"] == 0, result
         rows.append((size, records, result))
-    print(f"{'file':>10} {'records':>10} {'stored':>10} {'seconds':>8} {'plays/s':>9} {'peak RSS':>9}  RSS at 25/50/75/100 %")
+    print(
+        f"{'file':>10} {'records':>10} {'stored':>10} {'seconds':>8} {'plays/s':>9} {'peak RSS':>9}"
+        "  RSS at 25/50/75/100 %"
+    )
     for size, records, r in rows:
         print(
             f"{size / 2**20:>8.0f}MB {records:>10,} {r['stored']:>10,} {r['seconds']:>8.1f} "

@@ -23,9 +23,9 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from spotify_etl.enrichment import TRACKS, enrich  # noqa: E402
-from spotify_etl.resources.migrations import apply_migrations  # noqa: E402
-from spotify_etl.resources.spotify import SpotifyResource  # noqa: E402
+from spotify_etl.defs.resources.spotify import SpotifyResource  # noqa: E402
+from spotify_etl.lib.spotify.enrichment import TRACKS, enrich  # noqa: E402
+from spotify_etl.lib.warehouse.database import migrate  # noqa: E402
 from spotify_etl_tests.spotify_simulator import (  # noqa: E402
     CLIENT_ID,
     CLIENT_SECRET,
@@ -46,7 +46,7 @@ def run(mode: str, ids: int, server_url: str) -> tuple[int, int, float]:
     url = _database(server_url)
     with SimulatorServer() as server, psycopg.connect(url) as conn:
         server.sim.batch_allowed = mode == "batch"
-        apply_migrations(conn)
+        migrate(conn)
         artist = server.sim.add("artists", artist_obj("A" * 22, "Artist"))
         conn.execute(
             "INSERT INTO etl_internal.source_files (listener, path, sha256, size_bytes, kind, status)"
@@ -60,12 +60,18 @@ def run(mode: str, ids: int, server_url: str) -> tuple[int, int, float]:
                 track_id = f"{i:022d}"
                 server.sim.add("tracks", track_obj(track_id, f"Song {i}", [artist], "L" * 22, "Album"))
                 uri = f"spotify:track:{track_id}"
-                copy.write_row(("default", f"2024-01-01 00:00:{i % 60:02d}+00", i, "track", uri, uri, "extended", "second", 1, i))
+                copy.write_row(
+                    ("default", f"2024-01-01 00:00:{i % 60:02d}+00", i, "track", uri, uri, "extended", "second", 1, i)
+                )
         conn.commit()
         client = SpotifyResource(
-            client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=server.api_url,
-            token_url=server.token_url, mode=mode, requests_per_30s=1_000_000,
-        ).client()  # fmt: skip
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            api_url=server.api_url,
+            token_url=server.token_url,
+            mode=mode,
+            requests_per_30s=1_000_000,
+        ).client()
         started = time.perf_counter()
         outcome = enrich(conn, client, TRACKS)
         seconds = time.perf_counter() - started
@@ -82,14 +88,17 @@ def main() -> None:
     if args.database_url:
         server_url = args.database_url
     else:
-        from spotify_etl.resources.embedded_postgres import start_embedded_server
+        from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server
 
         server_url = start_embedded_server(Path(__file__).resolve().parent / "out" / "embedded-home")
     print(f"{'mode':<7} {'ids':>6} {'requests':>9} {'req/id':>8} {'goal':>8} {'seconds':>8} {'ids/s':>8}")
     for mode in ("single", "batch"):
         fetched, requests, seconds = run(mode, args.ids, server_url)
         goal = 1.0 if mode == "single" else math.ceil(args.ids / 50) / args.ids
-        print(f"{mode:<7} {fetched:>6} {requests:>9} {requests / fetched:>8.3f} {goal:>8.3f} {seconds:>8.1f} {fetched / seconds:>8.0f}")
+        print(
+            f"{mode:<7} {fetched:>6} {requests:>9} {requests / fetched:>8.3f} {goal:>8.3f} {seconds:>8.1f}"
+            f" {fetched / seconds:>8.0f}"
+        )
 
 
 if __name__ == "__main__":

@@ -51,12 +51,22 @@ def phase_floor(url: str, raw_dir: Path) -> dict:
         for path in files:
             with path.open("rb") as stream, conn.cursor().copy("COPY floor_plays FROM STDIN") as copy:
                 for r in ijson.items(stream, "item", use_float=True):
-                    copy.write_row((
-                        r["ts"], r["ms_played"], r["spotify_track_uri"] or r["spotify_episode_uri"],
-                        r["master_metadata_track_name"], r["master_metadata_album_artist_name"],
-                        r["master_metadata_album_album_name"], r["platform"], r["conn_country"],
-                        r["reason_start"], r["reason_end"], r["shuffle"], r["skipped"],
-                    ))  # fmt: skip
+                    copy.write_row(
+                        (
+                            r["ts"],
+                            r["ms_played"],
+                            r["spotify_track_uri"] or r["spotify_episode_uri"],
+                            r["master_metadata_track_name"],
+                            r["master_metadata_album_artist_name"],
+                            r["master_metadata_album_album_name"],
+                            r["platform"],
+                            r["conn_country"],
+                            r["reason_start"],
+                            r["reason_end"],
+                            r["shuffle"],
+                            r["skipped"],
+                        )
+                    )
                     records += 1
             conn.commit()
     seconds = time.perf_counter() - started
@@ -64,11 +74,11 @@ def phase_floor(url: str, raw_dir: Path) -> dict:
 
 
 def phase_ingest(url: str, raw_dir: Path) -> dict:
-    from spotify_etl.ingestion import ingest_raw_dir
-    from spotify_etl.resources.migrations import apply_migrations
+    from spotify_etl.lib.ingestion import ingest_raw_dir
+    from spotify_etl.lib.warehouse.database import migrate
 
     with psycopg.connect(url) as conn:
-        apply_migrations(conn)
+        migrate(conn)
     started = time.perf_counter()
     report = ingest_raw_dir(url, raw_dir)
     seconds = time.perf_counter() - started
@@ -86,13 +96,14 @@ def _materialize(url: str, selection: list[str], months: tuple[str, str]):
     import dagster as dg
 
     from spotify_etl.definitions import all_asset_checks, all_assets
-    from spotify_etl.resources.spotify import SpotifyResource
-    from spotify_etl.resources.warehouse import WarehouseResource
+    from spotify_etl.defs.resources import WarehouseResource, resources_from_settings
+    from spotify_etl.settings import load_settings
 
+    resources = resources_from_settings(load_settings()) | {"warehouse": WarehouseResource(database_url=url)}
     result = dg.materialize(
         [*all_assets, *all_asset_checks],
         selection=selection,
-        resources={"warehouse": WarehouseResource(database_url=url), "spotify": SpotifyResource()},
+        resources=resources,
         tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]},
     )
     assert result.success
@@ -100,12 +111,23 @@ def _materialize(url: str, selection: list[str], months: tuple[str, str]):
 
 def phase_transform(url: str, raw_dir: Path) -> dict:
     """Every dimension, the sessions and both facts over all months, from staging."""
-    from spotify_etl.partitions import monthly_partitions
+    from spotify_etl.defs.partitions import monthly_partitions
 
     keys = monthly_partitions.get_partition_keys()
-    core = ["dim_date", "dim_time", "dim_reason", "dim_platform", "dim_listener", "dim_artist",
-            "dim_track", "dim_podcast", "dim_episode", "fact_listening_sessions",
-            "fact_tracks_history", "fact_podcasts_history"]  # fmt: skip
+    core = [
+        "dim_date",
+        "dim_time",
+        "dim_reason",
+        "dim_platform",
+        "dim_listener",
+        "dim_artist",
+        "dim_track",
+        "dim_podcast",
+        "dim_episode",
+        "fact_listening_sessions",
+        "fact_tracks_history",
+        "fact_podcasts_history",
+    ]
     started = time.perf_counter()
     _materialize(url, core, (keys[0], keys[-1]))
     seconds = time.perf_counter() - started
@@ -142,8 +164,10 @@ def _run_phase(name: str, url: str, raw_dir: Path) -> dict:
     """Each phase in a fresh process, so that its peak RSS is its own."""
     output = subprocess.run(
         [sys.executable, __file__, "--phase", name, "--database-url", url, "--raw-dir", str(raw_dir)],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
@@ -165,7 +189,7 @@ def _drop_database(server_url: str, url: str) -> None:
 
 
 def _export(plays: int) -> Path:
-    from spotify_etl.synthetic import write_export
+    from spotify_etl.lib.synthetic import write_export
 
     raw_dir = OUT / f"export_{plays}"
     marker = raw_dir / ".complete"
@@ -196,7 +220,7 @@ def main() -> None:
     if args.database_url:
         server_url = args.database_url
     else:
-        from spotify_etl.resources.embedded_postgres import start_embedded_server
+        from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server
 
         server_url = start_embedded_server(OUT / "embedded-home")
 
@@ -220,8 +244,10 @@ def main() -> None:
         label = f"{name} {r['month']}" if "month" in r else name
         print(f"{label:<13} {r['records']:>10,} {r['seconds']:>8.1f} {rate:>9,.0f} {r['peak_rss_mb']:>12.0f}")
     ratio = results["ingest"]["seconds"] / results["floor"]["seconds"]
-    print(f"\ningest / floor time: {ratio:.2f}x (goal <= 2x); "
-          f"ingest stored {results['ingest']['stored']:,}, duplicates {results['ingest']['duplicates']:,}")  # fmt: skip
+    print(
+        f"\ningest / floor time: {ratio:.2f}x (goal <= 2x); "
+        f"ingest stored {results['ingest']['stored']:,}, duplicates {results['ingest']['duplicates']:,}"
+    )
 
 
 if __name__ == "__main__":

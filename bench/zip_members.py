@@ -28,7 +28,7 @@ OUT = HERE / "out" / "zip_members"
 _INGEST = """
 import json, sys, time
 from pathlib import Path
-from spotify_etl.ingestion import ingest_raw_dir
+from spotify_etl.lib.ingestion import ingest_raw_dir
 started = time.perf_counter()
 report = ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
 print(json.dumps({"seconds": time.perf_counter() - started, "files": len(report.files), "stored": report.stored}))
@@ -38,7 +38,9 @@ print(json.dumps({"seconds": time.perf_counter() - started, "files": len(report.
 def _record(n: int) -> bytes:
     ts = f"2022-{n % 12 + 1:02d}-{n % 28 + 1:02d}T{n % 24:02d}:{n % 60:02d}:{n // 60 % 60:02d}Z"
     uri = "spotify:track:" + f"{n:022d}".replace("0", "A")
-    return json.dumps([{"ts": ts, "ms_played": 1000 + n, "spotify_track_uri": uri, "master_metadata_track_name": f"Song {n}"}]).encode()
+    return json.dumps(
+        [{"ts": ts, "ms_played": 1000 + n, "spotify_track_uri": uri, "master_metadata_track_name": f"Song {n}"}]
+    ).encode()
 
 
 def _fresh_database(server_url: str) -> str:
@@ -47,13 +49,15 @@ def _fresh_database(server_url: str) -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = psycopg.conninfo.conninfo_to_dict(server_url)
     url["dbname"] = name
-    from spotify_etl.resources.warehouse import WarehouseResource
+    from spotify_etl.defs.resources.warehouse import WarehouseResource
 
     return WarehouseResource(database_url=psycopg.conninfo.make_conninfo(**url)).url()
 
 
 def _ingest(url: str, raw_dir: Path) -> dict:
-    result = subprocess.run([sys.executable, "-c", _INGEST, url, str(raw_dir)], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", _INGEST, url, str(raw_dir)], capture_output=True, text=True, check=True
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -77,7 +81,7 @@ def main() -> None:
     if args.database_url:
         server_url = args.database_url
     else:
-        from spotify_etl.resources.embedded_postgres import start_embedded_server
+        from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server
 
         server_url = start_embedded_server(HERE / "out" / "server")
     figures = {}
@@ -85,7 +89,10 @@ def main() -> None:
         result = _ingest(_fresh_database(server_url), raw_dir)
         assert result["stored"] == args.members, result
         figures[label] = result["seconds"]
-        print(f"{label:12s} {args.members:>7,} files  {result['seconds']:7.1f} s  {args.members / result['seconds']:8.0f} files/s")
+        print(
+            f"{label:12s} {args.members:>7,} files  {result['seconds']:7.1f} s"
+            f"  {args.members / result['seconds']:8.0f} files/s"
+        )
     print(f"zip / loose: {figures['zip members'] / figures['loose files']:.2f}x")
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import traceback
 from datetime import UTC, datetime
@@ -24,7 +23,7 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from urllib.parse import unquote
 
-from spotify_etl.settings import load_settings
+from spotify_etl.settings import SECRET_VARIABLES, URL_VARIABLES, env, load_settings
 
 LOG_FILE_NAME = "spotify_etl.log"
 # Context worth keeping from a record's `extra`: where a problem happened.
@@ -32,16 +31,16 @@ CONTEXT_FIELDS = ("file", "position", "uri", "http_status", "sql_step", "counts"
 
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@", re.I)
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+", re.I)
-_TOKEN_FIELDS = re.compile(r"""(["']?(?:access_token|refresh_token|client_secret|password)["']?\s*[:=]\s*["']?)[^"',\s}]+""", re.I)
-_SECRET_VARIABLES = ("SPOTIPY_CLIENT_SECRET",)
-_URL_VARIABLES = ("SPOTIFY_ETL_DATABASE_URL", "DAGSTER_PG_URL")
+_TOKEN_FIELDS = re.compile(
+    r"""(["']?(?:access_token|refresh_token|client_secret|password)["']?\s*[:=]\s*["']?)[^"',\s}]+""", re.I
+)
 
 
 def _known_secrets() -> list[str]:
     """Secret values present in this process's environment, longest first."""
-    secrets = [os.environ[name] for name in _SECRET_VARIABLES if os.environ.get(name)]
-    for name in _URL_VARIABLES:
-        match = _URL_PASSWORD.search(os.environ.get(name) or "")
+    secrets = [value for value in map(env, SECRET_VARIABLES) if value]
+    for name in URL_VARIABLES:
+        match = _URL_PASSWORD.search(env(name) or "")
         if match:
             secrets += [match["password"], unquote(match["password"])]
     return sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
@@ -108,12 +107,13 @@ class SpotifyEtlFileHandler(RotatingFileHandler):
     """The rotating JSON log file; needs no arguments, so Dagster's instance config can build it."""
 
     def __init__(self, path: str | None = None, max_bytes: int | None = None, backups: int | None = None):
+        settings = load_settings()
         target = Path(path) if path else log_path()
         target.parent.mkdir(parents=True, exist_ok=True)
         super().__init__(
             target,
-            maxBytes=max_bytes or int(os.environ.get("SPOTIFY_ETL_LOG_MAX_BYTES") or 10 * 2**20),
-            backupCount=backups if backups is not None else int(os.environ.get("SPOTIFY_ETL_LOG_BACKUPS") or 5),
+            maxBytes=max_bytes or settings.log_max_bytes,
+            backupCount=backups if backups is not None else settings.log_backups,
             encoding="utf-8",
             delay=True,
         )
@@ -130,7 +130,7 @@ class SpotifyEtlFileHandler(RotatingFileHandler):
 
 
 def log_level() -> str:
-    return (os.environ.get("SPOTIFY_ETL_LOG_LEVEL") or "INFO").upper()
+    return load_settings().log_level
 
 
 _base_factory = logging.getLogRecordFactory()

@@ -1,70 +1,120 @@
-"""Configuration from the environment (and a `.env` file in the working directory).
+"""Configuration from the environment (and a `.env` file in the working directory), read here
+and nowhere else.
 
 Every setting has a sensible default so that a fresh checkout runs with no configuration:
 the embedded PostgreSQL server under `.spotify_etl/` and the raw files under `data/raw`.
-The variable names are a public interface: outside tooling relies on them.
+The definitions turn these settings into resources (so the launchpad shows them), the command
+line overrides some of them with its flags. The variable names are a public interface:
+outside tooling relies on them.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from dotenv import load_dotenv
+
+from spotify_etl.errors import SpotifyEtlError
 
 # Loaded once, at import, without overriding what the environment already says.
 load_dotenv(Path.cwd() / ".env", override=False)
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-SQL_DIR = PROJECT_ROOT / "sql"
-SAMPLE_DIR = PROJECT_ROOT / "data" / "sample"
+ApiMode = Literal["single", "batch", "auto"]
+API_MODES: tuple[ApiMode, ...] = ("single", "batch", "auto")
 
 DEFAULT_API_URL = "https://api.spotify.com/v1/"
 DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
+DEFAULT_API_MODE: ApiMode = "single"
+# Spotify's documented budget is per rolling 30 s; 60 stays well inside a development-mode app's.
+DEFAULT_REQUESTS_PER_30S = 60
+
+# Variables holding secrets: passed to Dagster as EnvVar (never shown in the UI) and masked in logs.
+SECRET_VARIABLES = ("SPOTIPY_CLIENT_SECRET",)
+URL_VARIABLES = ("SPOTIFY_ETL_DATABASE_URL", "DAGSTER_PG_URL")
 
 
-def _env(name: str, default: str | None = None) -> str | None:
+def env(name: str, default: str | None = None) -> str | None:
+    """A variable of the environment; empty counts as unset."""
     value = os.environ.get(name)
     return value if value not in (None, "") else default
 
 
 def _flag(name: str, default: bool = False) -> bool:
-    value = _env(name)
+    value = env(name)
     if value is None:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _number(name: str, default: int) -> int:
+    value = env(name)
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        raise SpotifyEtlError(f"{name} must be a whole number, got {value!r}") from None
+
+
+def _api_mode() -> ApiMode:
+    mode = (env("SPOTIFY_API_MODE") or DEFAULT_API_MODE).lower()
+    if mode not in API_MODES:
+        raise SpotifyEtlError(f"SPOTIFY_API_MODE must be one of {', '.join(API_MODES)}, got {mode!r}")
+    return mode  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class Settings:
-    home: Path
-    raw_dir: Path
-    database_url: str | None
-    timezone_setting: str | None  # SPOTIFY_ETL_TIMEZONE; unset = derived from the plays
-    market: str | None
-    keep_personal_data: bool
+    home: Path  # SPOTIFY_ETL_HOME: embedded server, Dagster home, logs, reports
+    raw_dir: Path  # SPOTIFY_ETL_RAW_DIR
+    database_url: str | None  # SPOTIFY_ETL_DATABASE_URL; unset = the embedded server
+    home_time_zone: str | None  # SPOTIFY_ETL_TIMEZONE; unset = derived from the plays
+    keep_personal_data: bool  # SPOTIFY_ETL_KEEP_PERSONAL_DATA
+    market: str | None  # SPOTIFY_MARKET; unset = the listener's most frequent country
+    spotify_credentials: bool  # SPOTIPY_CLIENT_ID and SPOTIPY_CLIENT_SECRET both set
+    api_url: str  # SPOTIFY_API_URL
+    token_url: str  # SPOTIFY_TOKEN_URL
+    api_mode: ApiMode  # SPOTIFY_API_MODE
+    requests_per_30s: int  # SPOTIFY_API_REQUESTS_PER_30S
+    dagster_home: Path  # DAGSTER_HOME
+    log_level: str  # SPOTIFY_ETL_LOG_LEVEL
+    log_max_bytes: int  # SPOTIFY_ETL_LOG_MAX_BYTES
+    log_backups: int  # SPOTIFY_ETL_LOG_BACKUPS
 
     @property
-    def dagster_home(self) -> Path:
-        return Path(_env("DAGSTER_HOME") or self.home / "dagster")
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    def with_overrides(self, **changes: object) -> Settings:
+        """These settings with the given ones replaced (those given as None are kept)."""
+        return replace(self, **{name: value for name, value in changes.items() if value is not None})
 
 
 def load_settings() -> Settings:
     """Read the settings now (the environment may change between calls, e.g. in tests)."""
-    home = Path(_env("SPOTIFY_ETL_HOME", ".spotify_etl")).expanduser().resolve()
+    home = Path(env("SPOTIFY_ETL_HOME", ".spotify_etl")).expanduser().resolve()
     return Settings(
         home=home,
-        raw_dir=Path(_env("SPOTIFY_ETL_RAW_DIR", "data/raw")).expanduser().resolve(),
-        database_url=_env("SPOTIFY_ETL_DATABASE_URL"),
-        timezone_setting=_env("SPOTIFY_ETL_TIMEZONE"),
-        market=_env("SPOTIFY_MARKET"),
+        raw_dir=Path(env("SPOTIFY_ETL_RAW_DIR", "data/raw")).expanduser().resolve(),
+        database_url=env("SPOTIFY_ETL_DATABASE_URL"),
+        home_time_zone=env("SPOTIFY_ETL_TIMEZONE"),
         keep_personal_data=_flag("SPOTIFY_ETL_KEEP_PERSONAL_DATA"),
+        market=env("SPOTIFY_MARKET"),
+        spotify_credentials=bool(env("SPOTIPY_CLIENT_ID") and env("SPOTIPY_CLIENT_SECRET")),
+        api_url=env("SPOTIFY_API_URL", DEFAULT_API_URL),
+        token_url=env("SPOTIFY_TOKEN_URL", DEFAULT_TOKEN_URL),
+        api_mode=_api_mode(),
+        requests_per_30s=_number("SPOTIFY_API_REQUESTS_PER_30S", DEFAULT_REQUESTS_PER_30S),
+        dagster_home=Path(env("DAGSTER_HOME") or home / "dagster"),
+        log_level=(env("SPOTIFY_ETL_LOG_LEVEL") or "INFO").upper(),
+        log_max_bytes=_number("SPOTIFY_ETL_LOG_MAX_BYTES", 10 * 2**20),
+        log_backups=_number("SPOTIFY_ETL_LOG_BACKUPS", 5),
     )
 
 
-# The zero-setup instance: Dagster's SQLite storage under DAGSTER_HOME. See dagster.yaml at
-# the project root for the PostgreSQL-backed one.
+# The zero-setup instance: Dagster's SQLite storage under DAGSTER_HOME. See deploy/dagster.yaml
+# for the PostgreSQL-backed one.
 _DEFAULT_INSTANCE_YAML = """\
 # Written by spotify-etl: Dagster's default local storage (SQLite files in this directory).
 # One run at a time: runs share one warehouse, and the sensor may ask for several at once.

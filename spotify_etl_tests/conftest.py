@@ -21,11 +21,10 @@ import pytest
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from spotify_etl.resources.embedded_postgres import start_embedded_server, stop_embedded_server
-from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.defs.resources.warehouse import WarehouseResource
+from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server, stop_embedded_server
 
-
-_TEST_SETTINGS = ("SPOTIFY_ETL_TEST_DATABASE_URL", "SPOTIFY_ETL_SCREENSHOT_DIR")
+_TEST_SETTINGS = ("SPOTIFY_ETL_TEST_DATABASE_URL", "SPOTIFY_ETL_SCREENSHOT_DIR", "SPOTIFY_ETL_UPDATE_SNAPSHOT")
 _CONFIGURATION = ("SPOTIFY_ETL_", "SPOTIPY_", "SPOTIFY_API_URL", "SPOTIFY_TOKEN_URL", "SPOTIFY_MARKET", "DAGSTER_HOME")
 
 
@@ -72,6 +71,9 @@ def fresh_warehouse_url(server_url: str) -> str:
     """A new, migrated warehouse database on the test server."""
     return WarehouseResource(database_url=_fresh_database(server_url)).url()
 
+
+# The checkout these tests belong to.
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 # The command line, as installed with the package.
 CLI = str(Path(sys.executable).parent / "spotify-etl")

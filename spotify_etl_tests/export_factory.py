@@ -6,6 +6,8 @@ import json
 import zipfile
 from pathlib import Path
 
+from spotify_etl.lib.export.records import CURRENT_EXTENDED_FIELDS
+
 EXTENDED_DIR = "Spotify Extended Streaming History"
 ACCOUNT_DIR = "Spotify Account Data"
 
@@ -31,7 +33,7 @@ def play(
     **fields,
 ) -> dict:
     """A music play as the current extended history has it (every field present)."""
-    record = {
+    record = dict.fromkeys(CURRENT_EXTENDED_FIELDS) | {
         "ts": ts,
         "platform": "android",
         "ms_played": ms,
@@ -41,13 +43,6 @@ def play(
         "master_metadata_album_artist_name": artist,
         "master_metadata_album_album_name": album,
         "spotify_track_uri": uri if uri is not None else (track_uri(next(_COUNTER)) if track else None),
-        "episode_name": None,
-        "episode_show_name": None,
-        "spotify_episode_uri": None,
-        "audiobook_title": None,
-        "audiobook_uri": None,
-        "audiobook_chapter_uri": None,
-        "audiobook_chapter_title": None,
         "reason_start": "trackdone",
         "reason_end": "trackdone",
         "shuffle": False,
@@ -60,7 +55,9 @@ def play(
     return record
 
 
-def episode_play(ts: str, *, ms: int = 1_200_000, show: str = "Show", episode: str = "Ep 1", uri: str | None = None, **fields) -> dict:
+def episode_play(
+    ts: str, *, ms: int = 1_200_000, show: str = "Show", episode: str = "Ep 1", uri: str | None = None, **fields
+) -> dict:
     record = play(ts, ms=ms, track=None, artist=None, album=None, uri=None)
     record.update(
         spotify_track_uri=None,
@@ -75,11 +72,7 @@ def episode_play(ts: str, *, ms: int = 1_200_000, show: str = "Show", episode: s
 def old_vintage(record: dict) -> dict:
     """The same play as an `endsong_N.json` of before late 2023 has it: other field names,
     personal fields, no audiobook fields, a free-text platform."""
-    old = {
-        key: value
-        for key, value in record.items()
-        if not key.startswith("audiobook") and key != "ip_addr"
-    }
+    old = {key: value for key, value in record.items() if not key.startswith("audiobook") and key != "ip_addr"}
     old["username"] = "someuser"
     old["ip_addr_decrypted"] = record.get("ip_addr")
     old["user_agent_decrypted"] = "unknown"

@@ -7,9 +7,14 @@ from pathlib import Path
 import dagster as dg
 
 from spotify_etl.definitions import all_asset_checks, all_assets
-from spotify_etl.partitions import monthly_partitions
-from spotify_etl.resources.spotify import SpotifyResource
-from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.defs.resources import (
+    ExportsResource,
+    ReportsResource,
+    SpotifyResource,
+    WarehouseResource,
+)
+from spotify_etl.settings import load_settings
 
 ALL_MONTHS = (monthly_partitions.get_partition_keys()[0], monthly_partitions.get_partition_keys()[-1])
 
@@ -22,18 +27,19 @@ def materialize_all(
     selection: list[str] | None = None,
     run_config: dict | None = None,
     spotify: SpotifyResource | None = None,
+    home_time_zone: str | None = None,
 ) -> dg.ExecuteInProcessResult:
     """One run of the graph (or `selection`) over the month range, as the CLI does it."""
-    config = {"ops": {"raw_plays": {"config": {"raw_dir": str(raw_dir)}}}}
-    for op, op_config in (run_config or {}).items():
-        config["ops"][op] = op_config
-    if selection and "raw_plays" not in selection:
-        config["ops"].pop("raw_plays")
     result = dg.materialize(
         [*all_assets, *all_asset_checks],
         selection=selection,
-        run_config=config,
-        resources={"warehouse": warehouse, "spotify": spotify or SpotifyResource()},
+        run_config={"ops": run_config or {}},
+        resources={
+            "warehouse": warehouse,
+            "spotify": spotify or SpotifyResource(),
+            "exports": ExportsResource(raw_dir=str(raw_dir), home_time_zone=home_time_zone),
+            "reports": ReportsResource.from_settings(load_settings()),
+        },
         tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]},
         raise_on_error=False,
     )

@@ -7,17 +7,43 @@ import psycopg
 from psycopg import sql
 
 TABLES = (
-    "staging.streaming_history", "etl_internal.source_files", "etl_internal.rejected_records",
-    "staging.spotify_track_data", "staging.spotify_artist_data", "staging.spotify_episode_data",
-    "staging.spotify_podcast_data", "etl_internal.failed_uris",
-    "core.dim_date", "core.dim_reason", "core.dim_platform", "core.dim_listener", "core.dim_artist",
-    "core.dim_track", "core.bridge_track_artist", "core.dim_podcast", "core.dim_episode",
-    "core.fact_listening_sessions", "core.fact_tracks_history", "core.fact_podcasts_history",
-)  # fmt: skip
+    "staging.streaming_history",
+    "etl_internal.source_files",
+    "etl_internal.rejected_records",
+    "staging.spotify_track_data",
+    "staging.spotify_artist_data",
+    "staging.spotify_episode_data",
+    "staging.spotify_podcast_data",
+    "etl_internal.failed_uris",
+    "core.dim_date",
+    "core.dim_reason",
+    "core.dim_platform",
+    "core.dim_listener",
+    "core.dim_artist",
+    "core.dim_track",
+    "core.bridge_track_artist",
+    "core.dim_podcast",
+    "core.dim_episode",
+    "core.fact_listening_sessions",
+    "core.fact_tracks_history",
+    "core.fact_podcasts_history",
+)
 # Surrogate keys drawn from sequences (a killed transaction consumes values) and the times
 # rows were written: they differ between two correct runs.
-VOLATILE = {"play_id", "session_id", "source_file_id", "rejected_id", "loaded_at", "fetched_at", "rejected_at",
-            "first_failed_at", "last_failed_at", "next_attempt_at", "linked_at", "enriched_at"}  # fmt: skip
+VOLATILE = {
+    "play_id",
+    "session_id",
+    "source_file_id",
+    "rejected_id",
+    "loaded_at",
+    "fetched_at",
+    "rejected_at",
+    "first_failed_at",
+    "last_failed_at",
+    "next_attempt_at",
+    "linked_at",
+    "enriched_at",
+}
 
 
 def snapshot(url: str, tables: tuple[str, ...] = TABLES) -> dict[str, list[tuple]]:

@@ -196,9 +196,20 @@ def _simple_artist(artist: dict) -> dict:
     return {k: artist[k] for k in ("external_urls", "href", "id", "name", "type", "uri")}
 
 
-def track_obj(track_id: str, name: str, artists: list[dict], album_id: str, album_name: str, *,
-              duration_ms: int = 200_000, isrc: str | None = None, release_date: str = "2020-05-01",
-              precision: str = "day", explicit: bool = False, album_type: str = "album") -> dict:  # fmt: skip
+def track_obj(
+    track_id: str,
+    name: str,
+    artists: list[dict],
+    album_id: str,
+    album_name: str,
+    *,
+    duration_ms: int = 200_000,
+    isrc: str | None = None,
+    release_date: str = "2020-05-01",
+    precision: str = "day",
+    explicit: bool = False,
+    album_type: str = "album",
+) -> dict:
     album = {
         "album_type": album_type,
         "total_tracks": 10,
@@ -248,7 +259,9 @@ def show_obj(show_id: str, name: str, total_episodes: int = 10) -> dict:
     }
 
 
-def episode_obj(episode_id: str, name: str, show: dict, *, duration_ms: int = 1_800_000, release_date: str = "2024-01-10") -> dict:
+def episode_obj(
+    episode_id: str, name: str, show: dict, *, duration_ms: int = 1_800_000, release_date: str = "2024-01-10"
+) -> dict:
     return {
         "description": f"Episode {name}",
         "duration_ms": duration_ms,
@@ -263,5 +276,8 @@ def episode_obj(episode_id: str, name: str, show: dict, *, duration_ms: int = 1_
         "release_date_precision": "day",
         "type": "episode",
         "uri": f"spotify:episode:{episode_id}",
-        "show": {k: show[k] for k in ("description", "external_urls", "href", "id", "images", "name", "type", "uri", "total_episodes")},
+        "show": {
+            k: show[k]
+            for k in ("description", "external_urls", "href", "id", "images", "name", "type", "uri", "total_episodes")
+        },
     }

@@ -9,7 +9,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import warnings
 import zipfile
 from functools import partial
@@ -22,13 +21,14 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.errors import WarehouseUnavailable
-from spotify_etl.export.streams import MAX_NESTING
-from spotify_etl.report.build import write_report
-from spotify_etl.resources import warehouse as warehouse_module
-from spotify_etl.resources.migrations import MIGRATIONS_DIR, apply_migrations
-from spotify_etl.resources.warehouse import prepare_warehouse
-from spotify_etl.sql_files import load_sql
+from spotify_etl.lib.export.streams import MAX_NESTING
+from spotify_etl.lib.report.build import write_report
+from spotify_etl.lib.warehouse import database as database_module
+from spotify_etl.lib.warehouse.database import prepare_warehouse
+from spotify_etl.lib.warehouse.migrations import MIGRATIONS_DIR, apply_migrations
+from spotify_etl.lib.warehouse.sql_files import load_sql
 from spotify_etl_tests.conftest import CLI, cli_environment, fresh_warehouse_url, wait_for
 from spotify_etl_tests.export_factory import play, track_uri, write_json, write_raw
 from spotify_etl_tests.pipeline_helpers import check_results, materialize_all
@@ -85,7 +85,7 @@ def test_nesting_inside_a_string_is_no_nesting(conn, warehouse, raw_dir) -> None
 
 
 def test_an_error_in_our_own_code_fails_the_run_naming_file_and_record(conn, warehouse, raw_dir, monkeypatch) -> None:
-    from spotify_etl import ingestion
+    from spotify_etl.lib import ingestion
 
     write_json(raw_dir / AUDIO, [play("2022-01-01T10:00:00Z"), play("2022-01-02T10:00:00Z")])
 
@@ -189,13 +189,18 @@ def test_a_file_cut_inside_a_utf16_character_fails_naming_the_encoding(conn, war
 
 
 def test_a_play_before_the_partitions_is_rejected_and_the_facts_reconcile(warehouse, raw_dir) -> None:
-    write_json(raw_dir / AUDIO, [play("2007-05-01T10:00:00Z"), play("2008-10-01T00:00:00Z"), play("2022-01-01T10:00:00Z")])
+    write_json(
+        raw_dir / AUDIO, [play("2007-05-01T10:00:00Z"), play("2008-10-01T00:00:00Z"), play("2022-01-01T10:00:00Z")]
+    )
     result = materialize_all(warehouse, raw_dir)
     checks = check_results(result)
     assert checks["reconciles_with_staging"] and checks["every_record_accounted_for"], checks
     with warehouse.connect() as conn:
         assert ledger(conn)[AUDIO] == ("loaded", 3, 2, 0, 1)
-        assert scalar(conn, "SELECT reason FROM etl_internal.rejected_records") == "field 'ts': outside 2008-10 .. now (2007-05-01T10:00:00+00:00)"
+        assert (
+            scalar(conn, "SELECT reason FROM etl_internal.rejected_records")
+            == "field 'ts': outside 2008-10 .. now (2007-05-01T10:00:00+00:00)"
+        )
         assert scalar(conn, "SELECT count(*) FROM core.fact_tracks_history") == 2
 
 
@@ -208,10 +213,12 @@ def test_migration_moves_plays_staged_before_the_range_to_rejected_records(datab
     write_json(raw_dir / AUDIO, [play("2022-01-01T10:00:00Z"), play("2022-01-02T10:00:00Z")])
     with psycopg.connect(database_url) as conn:
         apply_migrations(conn, earlier)
-    load(warehouse_module.WarehouseResource(database_url=database_url), raw_dir)  # migrates the rest too
+    load(WarehouseResource(database_url=database_url), raw_dir)  # migrates the rest too
     with psycopg.connect(database_url) as conn:
         # As an earlier version would have staged it: a 2007 play, counted as stored.
-        conn.execute("UPDATE staging.streaming_history SET ts = '2007-01-01T10:00:00Z' WHERE ts = '2022-01-01T10:00:00Z'")
+        conn.execute(
+            "UPDATE staging.streaming_history SET ts = '2007-01-01T10:00:00Z' WHERE ts = '2022-01-01T10:00:00Z'"
+        )
         conn.execute("DELETE FROM etl_internal.schema_migrations WHERE version = 11")
         conn.commit()
         assert apply_migrations(conn) == ["0011_observed_counts_and_one_time_range"]
@@ -257,7 +264,9 @@ def test_the_check_names_a_file_whose_counts_do_not_add_up(warehouse, raw_dir) -
 
 def _cli(*args: str, cwd: Path, timeout: float = 600, **env: str) -> subprocess.CompletedProcess:
     env.setdefault("SPOTIFY_ETL_HOME", str(cwd / "home"))
-    return subprocess.run([CLI, *args], env=cli_environment(**env), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [CLI, *args], env=cli_environment(**env), cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def _reason(result: subprocess.CompletedProcess) -> str:
@@ -301,8 +310,10 @@ def test_a_connection_lost_while_migrating_is_said_as_such(database_url, tmp_pat
     migrations.mkdir()
     shutil.copy(MIGRATIONS_DIR / "0001_schemas.sql", migrations)
     (migrations / "0002_cut.sql").write_text("SELECT pg_terminate_backend(pg_backend_pid());")
-    monkeypatch.setattr(warehouse_module, "apply_migrations", partial(apply_migrations, directory=migrations))
-    with pytest.raises(WarehouseUnavailable, match=r"lost the warehouse, database '\w+' at .* while applying migrations"):
+    monkeypatch.setattr(database_module, "apply_migrations", partial(apply_migrations, directory=migrations))
+    with pytest.raises(
+        WarehouseUnavailable, match=r"lost the warehouse, database '\w+' at .* while applying migrations"
+    ):
         prepare_warehouse(database_url)
     with psycopg.connect(database_url) as conn:  # nothing half-applied
         assert scalar(conn, "SELECT count(*) FROM pg_namespace WHERE nspname = 'etl_internal'") == 0
@@ -314,8 +325,12 @@ def test_a_connection_lost_while_migrating_is_said_as_such(database_url, tmp_pat
 @pytest.mark.parametrize("stop_with", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_ui_stops_everything_it_started(server_url, tmp_path, stop_with) -> None:
     port = _free_port()
-    env = cli_environment(SPOTIFY_ETL_DATABASE_URL=fresh_warehouse_url(server_url), SPOTIFY_ETL_HOME=str(tmp_path / "home"))
-    ui = subprocess.Popen([CLI, "ui", "--port", str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = cli_environment(
+        SPOTIFY_ETL_DATABASE_URL=fresh_warehouse_url(server_url), SPOTIFY_ETL_HOME=str(tmp_path / "home")
+    )
+    ui = subprocess.Popen(
+        [CLI, "ui", "--port", str(port)], env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         wait_for(lambda: _answers(port), "the UI to answer", timeout=240)
         started = psutil.Process(ui.pid).children(recursive=True)
@@ -352,13 +367,25 @@ def test_a_listener_never_names_a_path_outside_the_reports_directory(conn, tmp_p
 
 # --- the property: read = stored + duplicates + rejected + not read, each counted on its own ---
 
-_ENCODINGS = [("utf-8", b""), ("utf-8", b"\xef\xbb\xbf"), ("utf-16-le", b"\xff\xfe"), ("utf-16-be", b""), ("utf-32-le", b"")]
+_ENCODINGS = [
+    ("utf-8", b""),
+    ("utf-8", b"\xef\xbb\xbf"),
+    ("utf-16-le", b"\xff\xfe"),
+    ("utf-16-be", b""),
+    ("utf-32-le", b""),
+]
 _VALID = st.builds(
     lambda month, day, uri, ms: ("valid", play(f"{month}-0{day}T10:00:00Z", uri=track_uri(uri), ms=ms)),
-    st.sampled_from(["2021-01", "2021-02", "2022-06"]), st.integers(1, 3), st.integers(0, 2), st.sampled_from([1000, 2000]),
-)  # fmt: skip
+    st.sampled_from(["2021-01", "2021-02", "2022-06"]),
+    st.integers(1, 3),
+    st.integers(0, 2),
+    st.sampled_from([1000, 2000]),
+)
 _BAD = st.builds(lambda day: ("rejected", play(f"2021-03-0{day}T10:00:00Z", ms_played="x")), st.integers(1, 3))
-_DEEP = st.builds(lambda depth: ("rejected", play("2021-04-01T10:00:00Z", x=json.loads(_nested(depth)))), st.integers(MAX_NESTING, MAX_NESTING + 60))
+_DEEP = st.builds(
+    lambda depth: ("rejected", play("2021-04-01T10:00:00Z", x=json.loads(_nested(depth)))),
+    st.integers(MAX_NESTING, MAX_NESTING + 60),
+)
 _FILE = st.tuples(
     st.lists(st.one_of(_VALID, _VALID, _BAD, _DEEP), max_size=8),
     st.sampled_from(_ENCODINGS),
@@ -381,7 +408,9 @@ def _written(index: int, records: list, encoding: str, bom: bytes, cut: float | 
     return blanks + (data if cut is None else data[: int(len(data) * cut)]), ends
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.lists(_FILE, min_size=1, max_size=5))
 def test_every_record_written_is_stored_a_duplicate_rejected_or_not_read(tmp_path_factory, warehouse, files) -> None:
     with warehouse.connect() as conn:  # each example starts from an empty warehouse
@@ -392,7 +421,7 @@ def test_every_record_written_is_stored_a_duplicate_rejected_or_not_read(tmp_pat
     members: list[tuple[str, bytes]] = []
     for index, (records, (encoding, bom), cut, in_zip, name_index) in enumerate(files):
         data, ends = _written(index, records, encoding, bom, cut)
-        complete = [kind_record for kind_record, end in zip(records, ends) if end <= len(data)]
+        complete = [kind_record for kind_record, end in zip(records, ends, strict=False) if end <= len(data)]
         written += len(records)
         not_read += len(records) - len(complete)
         valid_keys += [(r["ts"], r["spotify_track_uri"], r["ms_played"]) for kind, r in complete if kind == "valid"]

@@ -8,12 +8,24 @@ import os
 import dagster as dg
 import pytest
 
-from spotify_etl.definitions import all_asset_checks, all_assets, defs
-from spotify_etl.jobs import reload_months_job
-from spotify_etl.resources.spotify import SpotifyResource
-from spotify_etl.sensors import raw_files_sensor, retry_enrichment_schedule
+from spotify_etl.definitions import all_asset_checks, all_assets, build_definitions
+from spotify_etl.defs.automation.jobs import reload_months_job
+from spotify_etl.defs.automation.schedules import retry_enrichment_schedule
+from spotify_etl.defs.automation.sensors import raw_files_sensor
+from spotify_etl.defs.resources import ExportsResource, SpotifyResource, resources_from_settings
+from spotify_etl.settings import load_settings
 from spotify_etl_tests.export_factory import play, write_json, write_raw
 from spotify_etl_tests.pipeline_helpers import materialize_all
+
+
+def _sensor_environment() -> dict:
+    """The definitions and the sensor's resource as the UI's daemon builds them from the
+    environment now (only the exports: the others would start a warehouse)."""
+    settings = load_settings()
+    return {
+        "definitions": build_definitions(settings),
+        "resources": {"exports": ExportsResource.from_settings(settings)},
+    }
 
 
 @pytest.fixture
@@ -22,7 +34,7 @@ def tick(raw_dir, monkeypatch):
 
     def evaluate(cursor: str | None):
         with dg.instance_for_test() as instance:
-            context = dg.build_sensor_context(cursor=cursor, instance=instance, definitions=defs)
+            context = dg.build_sensor_context(cursor=cursor, instance=instance, **_sensor_environment())
             return raw_files_sensor.evaluate_tick(context)
 
     return evaluate
@@ -36,8 +48,10 @@ def _ranges(result) -> list[tuple]:
 
 
 def test_sensor_requests_exactly_the_months_of_a_new_file_and_never_again(tick, raw_dir) -> None:
-    path = write_json(raw_dir / "Streaming_History_Audio_2024_0.json",
-                      [play("2024-01-05T10:00:00Z"), play("2024-02-01T10:00:00Z"), play("2024-04-30T23:59:59Z")])  # fmt: skip
+    path = write_json(
+        raw_dir / "Streaming_History_Audio_2024_0.json",
+        [play("2024-01-05T10:00:00Z"), play("2024-02-01T10:00:00Z"), play("2024-04-30T23:59:59Z")],
+    )
     first = tick(None)
     assert _ranges(first) == [("2024-01-01", "2024-02-01"), ("2024-04-01", "2024-04-01")]
     assert len({r.run_key for r in first.run_requests}) == 2
@@ -76,7 +90,7 @@ def test_sensor_reports_a_corrupt_file_and_keeps_working(tick, raw_dir) -> None:
 def test_sensor_skips_when_the_raw_directory_is_missing(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(tmp_path / "nowhere"))
     with dg.instance_for_test() as instance:
-        result = raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+        result = raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, **_sensor_environment()))
     assert "does not exist" in result.skip_message
 
 
@@ -84,7 +98,8 @@ def test_retry_schedule_respects_the_stored_resume_time(conn, warehouse) -> None
     context = dg.build_schedule_context(resources={"warehouse": warehouse})
     assert isinstance(retry_enrichment_schedule(context), dg.RunRequest)
     conn.execute(
-        "INSERT INTO etl_internal.api_resume_state (api, resume_at, reason) VALUES ('spotify', now() + interval '5 hours', 'quota')"
+        "INSERT INTO etl_internal.api_resume_state (api, resume_at, reason)"
+        " VALUES ('spotify', now() + interval '5 hours', 'quota')"
     )
     conn.commit()
     skipped = retry_enrichment_schedule(dg.build_schedule_context(resources={"warehouse": warehouse}))
@@ -92,8 +107,9 @@ def test_retry_schedule_respects_the_stored_resume_time(conn, warehouse) -> None
 
 
 def test_reload_job_over_one_month_leaves_the_tables_identical(conn, warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2024_0.json",
-               [play(f"2024-{m:02d}-10T10:00:00Z") for m in range(1, 7)])  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2024_0.json", [play(f"2024-{m:02d}-10T10:00:00Z") for m in range(1, 7)]
+    )
     materialize_all(warehouse, raw_dir)
     conn.commit()
     before = conn.execute("SELECT * FROM core.fact_tracks_history ORDER BY play_id").fetchall()
@@ -101,34 +117,46 @@ def test_reload_job_over_one_month_leaves_the_tables_identical(conn, warehouse, 
 
     # The job as the UI launches it, on this test's warehouse.
     test_defs = dg.Definitions(
-        assets=all_assets, asset_checks=all_asset_checks, jobs=[reload_months_job],
-        resources={"warehouse": warehouse, "spotify": SpotifyResource()},
-    )  # fmt: skip
+        assets=all_assets,
+        asset_checks=all_asset_checks,
+        jobs=[reload_months_job],
+        resources={**resources_from_settings(load_settings()), "warehouse": warehouse, "spotify": SpotifyResource()},
+    )
     job = test_defs.resolve_job_def("reload_months")
-    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {"fact_tracks_history", "fact_podcasts_history"}
+    assert {k.to_user_string() for k in job.asset_layer.selected_asset_keys} == {
+        "fact_tracks_history",
+        "fact_podcasts_history",
+    }
     assert job.execute_in_process(partition_key="2024-03-01").success
     conn.commit()
     assert conn.execute("SELECT * FROM core.fact_tracks_history ORDER BY play_id").fetchall() == before
-    assert conn.execute("SELECT xmin::text FROM core.fact_tracks_history WHERE ts::date = '2024-03-10'").fetchone() != march
+    assert (
+        conn.execute("SELECT xmin::text FROM core.fact_tracks_history WHERE ts::date = '2024-03-10'").fetchone()
+        != march
+    )
 
 
 def test_sensor_fails_runs_left_started_by_a_process_that_is_gone(raw_dir, monkeypatch) -> None:
     import socket
     import subprocess
 
-    from spotify_etl.abandoned_runs import HOST_TAG, PID_TAG
+    from spotify_etl.defs.automation.abandoned_runs import HOST_TAG, PID_TAG
 
     monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
     finished = subprocess.Popen(["true"])
     finished.wait()
     with dg.instance_for_test() as instance:
+
         def started_run(pid: int) -> str:
-            run = dg.DagsterRun(job_name="full_load", status=dg.DagsterRunStatus.STARTED,
-                                tags={PID_TAG: str(pid), HOST_TAG: socket.gethostname()})  # fmt: skip
+            run = dg.DagsterRun(
+                job_name="full_load",
+                status=dg.DagsterRunStatus.STARTED,
+                tags={PID_TAG: str(pid), HOST_TAG: socket.gethostname()},
+            )
             return instance.add_run(run).run_id
 
         gone, alive = started_run(finished.pid), started_run(os.getpid())
-        raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+        raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, **_sensor_environment()))
         assert instance.get_run_by_id(gone).status == dg.DagsterRunStatus.FAILURE
         assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED
         (message,) = [e.message for e in instance.all_logs(gone) if e.dagster_event and e.dagster_event.is_run_failure]

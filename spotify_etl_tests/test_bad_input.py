@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from spotify_etl.export.records import MAX_TEXT_BYTES
-from spotify_etl.ingestion import IngestReport
+from spotify_etl.lib.export.records import MAX_TEXT_BYTES
+from spotify_etl.lib.ingestion import IngestReport
 from spotify_etl_tests.export_factory import play, write_json, write_raw
 from spotify_etl_tests.pipeline_helpers import materialize_all
 from spotify_etl_tests.test_ingestion import assert_accounted, ledger, load, scalar
@@ -53,7 +53,10 @@ def plays_bytes(n: int, month: str = "2022-01") -> bytes:
 
 def test_truncated_zip_is_a_failed_file_named_in_the_check(conn, warehouse, raw_dir) -> None:
     with_good_file(raw_dir)
-    archive = make_zip(raw_dir / "my_spotify_data.zip", {"Spotify Extended Streaming History/Streaming_History_Audio_2022_0.json": plays_bytes(20)})
+    archive = make_zip(
+        raw_dir / "my_spotify_data.zip",
+        {"Spotify Extended Streaming History/Streaming_History_Audio_2022_0.json": plays_bytes(20)},
+    )
     data = archive.read_bytes()
     archive.write_bytes(data[: len(data) // 2])  # a download cut off half-way
 
@@ -79,7 +82,7 @@ def test_corrupted_zip_member_fails_at_the_damage_and_keeps_the_records_before(c
     archive.write_bytes(bytes(data))
 
     report = load(warehouse, raw_dir)
-    (path, error), = failed(report).items()
+    ((path, error),) = failed(report).items()
     assert path == f"export.zip!{member}"
     assert error.startswith("damaged in its zip archive"), error
     (outcome,) = report.failed
@@ -140,7 +143,10 @@ def test_zip_member_paths_cannot_escape(conn, warehouse, raw_dir, tmp_path) -> N
         (b'{"ts": "2022-01-01T00:00:00Z", "ms_played": 1}', "top level is an object, expected an array of plays"),
         (b'"just a string"', "top level is not an array, expected an array of plays"),
         (b"", "not valid JSON: parse error: premature EOF"),
-        (b"[" + plays_bytes(3)[1:-1] + b",\x00]", "not valid JSON after 3 records: lexical error: invalid char in json text."),
+        (
+            b"[" + plays_bytes(3)[1:-1] + b",\x00]",
+            "not valid JSON after 3 records: lexical error: invalid char in json text.",
+        ),
     ],
     ids=["object", "scalar", "empty", "raw NUL byte"],
 )
@@ -165,7 +171,11 @@ def test_invalid_utf8_costs_one_record_not_the_file(conn, warehouse, raw_dir) ->
     assert not report.failed
     assert (report.stored, report.rejected) == (4, 1)
     path, position, reason, record = rejection(conn)
-    assert (path, position, reason) == ("Streaming_History_Audio_2022_0.json", 2, "field 'master_metadata_track_name': invalid UTF-8 bytes")
+    assert (path, position, reason) == (
+        "Streaming_History_Audio_2022_0.json",
+        2,
+        "field 'master_metadata_track_name': invalid UTF-8 bytes",
+    )
     assert json.loads(record)["master_metadata_track_name"] == "So\ufffd\ufffdng 3"
     names = {n for (n,) in conn.execute("SELECT track_name FROM staging.streaming_history")}
     assert names == {"Song 1", "Song 2", "Song 4", "Song 5"}
@@ -213,8 +223,12 @@ def test_every_field_of_the_current_format_is_covered() -> None:
     assert set(WRONG_TYPES) == set(play("2021-01-01T00:00:00Z"))
 
 
-@pytest.mark.parametrize("field, value, reason", [(f, v, r) for f, (v, r) in WRONG_TYPES.items()], ids=list(WRONG_TYPES))
-def test_wrong_type_in_any_field_rejects_the_record_naming_the_field(conn, warehouse, raw_dir, field, value, reason) -> None:
+@pytest.mark.parametrize(
+    "field, value, reason", [(f, v, r) for f, (v, r) in WRONG_TYPES.items()], ids=list(WRONG_TYPES)
+)
+def test_wrong_type_in_any_field_rejects_the_record_naming_the_field(
+    conn, warehouse, raw_dir, field, value, reason
+) -> None:
     plays = with_good_file(raw_dir)
     bad = {**plays[0], "ts": "2021-04-01T00:00:00Z", field: value}
     write_json(raw_dir / "Streaming_History_Audio_2021_1.json", [play("2021-04-02T00:00:00Z"), bad])
@@ -231,7 +245,9 @@ def test_wrong_type_in_any_field_rejects_the_record_naming_the_field(conn, wareh
     assert_accounted(conn, report, 5)
 
 
-@pytest.mark.parametrize("field, value, reason", [(f, v, r) for f, (v, r) in ACCOUNT_WRONG_TYPES.items()], ids=list(ACCOUNT_WRONG_TYPES))
+@pytest.mark.parametrize(
+    "field, value, reason", [(f, v, r) for f, (v, r) in ACCOUNT_WRONG_TYPES.items()], ids=list(ACCOUNT_WRONG_TYPES)
+)
 def test_wrong_type_in_account_data_rejects_the_record(conn, warehouse, raw_dir, field, value, reason) -> None:
     good = {"endTime": "2021-04-01 10:00", "artistName": "A", "trackName": "T", "msPlayed": 1000}
     write_json(raw_dir / "StreamingHistory_music_0.json", [good, dict(good, **{field: value})])
@@ -285,7 +301,10 @@ def test_ten_megabyte_strings(conn, warehouse, raw_dir) -> None:
     assert position == 0
     assert reason == f"field 'master_metadata_track_name': longer than {MAX_TEXT_BYTES:,} bytes (10,000,000 characters)"
     assert len(record) > 10_000_000  # the rejected record is kept whole
-    assert scalar(conn, "SELECT length(extra->>'lyrics') FROM staging.streaming_history WHERE extra IS NOT NULL") == 10_000_000
+    assert (
+        scalar(conn, "SELECT length(extra->>'lyrics') FROM staging.streaming_history WHERE extra IS NOT NULL")
+        == 10_000_000
+    )
     assert_accounted(conn, report, 3)
 
 
@@ -300,11 +319,15 @@ NASTY_NAMES = [
 
 
 def test_names_holding_sql_survive_every_layer_verbatim(conn, warehouse, raw_dir) -> None:
-    plays = [play(f"2021-06-0{i + 1}T10:00:00Z", track=name, artist=name, album=name) for i, name in enumerate(NASTY_NAMES)]
+    plays = [
+        play(f"2021-06-0{i + 1}T10:00:00Z", track=name, artist=name, album=name) for i, name in enumerate(NASTY_NAMES)
+    ]
     write_json(raw_dir / GOOD, plays)
     materialize_all(warehouse, raw_dir)
     assert {n for (n,) in conn.execute("SELECT track_name FROM core.dim_track WHERE track_id > 0")} == set(NASTY_NAMES)
-    assert {n for (n,) in conn.execute("SELECT artist_name FROM core.dim_artist WHERE artist_id > 0")} == set(NASTY_NAMES)
+    assert {n for (n,) in conn.execute("SELECT artist_name FROM core.dim_artist WHERE artist_id > 0")} == set(
+        NASTY_NAMES
+    )
     assert scalar(conn, "SELECT count(*) FROM core.fact_tracks_history") == len(NASTY_NAMES)
     assert scalar(conn, "SELECT count(*) FROM staging.streaming_history") == len(NASTY_NAMES)
 

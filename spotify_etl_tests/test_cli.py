@@ -10,18 +10,20 @@ from pathlib import Path
 import psycopg
 from dagster import DagsterInstance
 
-from spotify_etl.settings import SAMPLE_DIR
+from spotify_etl.lib.package_data import sample_dir
 from spotify_etl_tests.conftest import CLI, cli_environment
 
 
 def _cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([CLI, *args], env=cli_environment(**env), cwd=cwd, capture_output=True, text=True, timeout=600)
+    return subprocess.run(
+        [CLI, *args], env=cli_environment(**env), cwd=cwd, capture_output=True, text=True, timeout=600
+    )
 
 
 def _sample_extended_records() -> int:
     """Records in the sample's extended history, counted independently of the pipeline."""
     total = 0
-    with zipfile.ZipFile(SAMPLE_DIR / "my_spotify_data.zip") as zf:
+    with zipfile.ZipFile(sample_dir() / "my_spotify_data.zip") as zf:
         for name in zf.namelist():
             if "Streaming_History_" in name and name.endswith(".json"):
                 total += len(json.loads(zf.read(name)))
@@ -47,9 +49,9 @@ def test_run_on_sample_fills_the_warehouse_and_records_the_run(database_url: str
     status = _cli("status", env=env, cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     with psycopg.connect(database_url) as conn:
-        tracks = conn.execute(
-            "SELECT count(*) FROM staging.streaming_history WHERE content_kind = 'track'"
-        ).fetchone()[0]
+        tracks = conn.execute("SELECT count(*) FROM staging.streaming_history WHERE content_kind = 'track'").fetchone()[
+            0
+        ]
     track_line = next(line for line in status.stdout.splitlines() if line.split()[:2] == ["default", "track"])
     assert track_line.split()[2] == str(tracks)
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime, timedelta
 
+import dagster as dg
 import pytest
 
-from spotify_etl.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, enrich
-from spotify_etl.ingestion import ingest_raw_dir
-from spotify_etl.resources.spotify import SpotifyForbidden, SpotifyResource
+from spotify_etl.cli.run import run_pipeline
+from spotify_etl.defs.resources.spotify import SpotifyResource
+from spotify_etl.lib.ingestion import ingest_raw_dir
+from spotify_etl.lib.spotify.client import SpotifyForbidden
+from spotify_etl.lib.spotify.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, enrich
 from spotify_etl_tests.export_factory import episode_play, play, write_json
 from spotify_etl_tests.pipeline_helpers import check_results, materialize_all
 from spotify_etl_tests.spotify_simulator import (
@@ -49,16 +52,30 @@ def catalog_with_plays(server: SimulatorServer, raw_dir, tracks: int = 6, episod
     records = []
     for i in range(tracks):
         guest = sim.add("artists", artist_obj(sid(100 + i, "A"), f"Guest {i}"))
-        track = sim.add("tracks", track_obj(sid(i), f"Song {i}", [main, guest], sid(i, "L"), f"Album {i}",
-                                            isrc=f"USRC1700{i:04d}", duration_ms=200_000 + i,
-                                            release_date=["2019-05-03", "2018-07", "1999", "0000"][i % 4],
-                                            precision=["day", "month", "year", "year"][i % 4]))  # fmt: skip
-        records += [play(f"2024-01-{d + 1:02d}T1{i}:00:00Z", uri=track["uri"], track=f"Song {i}", artist="Main Artist")
-                    for d in range(i + 1)]  # fmt: skip
+        track = sim.add(
+            "tracks",
+            track_obj(
+                sid(i),
+                f"Song {i}",
+                [main, guest],
+                sid(i, "L"),
+                f"Album {i}",
+                isrc=f"USRC1700{i:04d}",
+                duration_ms=200_000 + i,
+                release_date=["2019-05-03", "2018-07", "1999", "0000"][i % 4],
+                precision=["day", "month", "year", "year"][i % 4],
+            ),
+        )
+        records += [
+            play(f"2024-01-{d + 1:02d}T1{i}:00:00Z", uri=track["uri"], track=f"Song {i}", artist="Main Artist")
+            for d in range(i + 1)
+        ]
     show = sim.add("shows", show_obj(sid(1, "S"), "The Show"))
     for i in range(episodes):
         episode = sim.add("episodes", episode_obj(sid(i, "E"), f"Episode {i}", show))
-        records.append(episode_play(f"2024-02-0{i + 1}T08:00:00Z", uri=episode["uri"], show="The Show", episode=f"Episode {i}"))
+        records.append(
+            episode_play(f"2024-02-0{i + 1}T08:00:00Z", uri=episode["uri"], show="The Show", episode=f"Episode {i}")
+        )
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", records)
 
 
@@ -106,6 +123,24 @@ def test_batch_mode_uses_the_fifty_id_endpoints(conn, warehouse, raw_dir, server
     assert all(p.startswith("/v1/tracks/?ids=") or p.startswith("/v1/tracks?ids=") for p in server.sim.requests)
 
 
+@pytest.mark.parametrize("api_mode", ["batch", "single"])
+def test_the_command_lines_api_mode_reaches_the_requests(database_url, raw_dir, server, monkeypatch, api_mode) -> None:
+    """`spotify-etl run --api-mode batch` (run_pipeline's api_mode) lets an extended-quota app use
+    the multi-id endpoints; the environment alone says single."""
+    server.sim.batch_allowed = True
+    catalog_with_plays(server, raw_dir)
+    for name, value in (("SPOTIPY_CLIENT_ID", CLIENT_ID), ("SPOTIPY_CLIENT_SECRET", CLIENT_SECRET),
+                        ("SPOTIFY_API_URL", server.api_url), ("SPOTIFY_TOKEN_URL", server.token_url),
+                        ("SPOTIFY_ETL_DATABASE_URL", database_url)):  # fmt: skip
+        monkeypatch.setenv(name, value)
+    with dg.instance_for_test() as instance:
+        outcome = run_pipeline(raw_dir=raw_dir, api_mode=api_mode, requests_per_30s=10_000, instance=instance)
+    assert outcome.success, outcome.failure
+    track_requests = [p for p in server.sim.requests if p.startswith("/v1/tracks")]
+    batch = [p for p in track_requests if "ids=" in p]
+    assert (len(batch), len(track_requests)) == ((1, 1) if api_mode == "batch" else (0, 6))
+
+
 def test_auto_mode_falls_back_to_single_on_403_and_remembers(conn, warehouse, raw_dir, server) -> None:
     catalog_with_plays(server, raw_dir)
     ingest_raw_dir(warehouse.url(), raw_dir)
@@ -143,7 +178,11 @@ def test_short_retry_after_is_waited_for(conn, warehouse, raw_dir, server) -> No
     "answer",
     [
         (429, {"Retry-After": "86400"}, {"error": {"status": 429, "message": "API rate limit exceeded"}}),
-        (429, {"Retry-After": "30"}, {"error": {"status": 429, "message": "Quota exceeded", "reason": "QUOTA_EXCEEDED"}}),
+        (
+            429,
+            {"Retry-After": "30"},
+            {"error": {"status": 429, "message": "Quota exceeded", "reason": "QUOTA_EXCEEDED"}},
+        ),
     ],
     ids=["retry-after-a-day", "quota-exceeded"],
 )
@@ -155,7 +194,9 @@ def test_long_rate_limit_defers_and_the_next_run_resumes(conn, warehouse, raw_di
     server.sim.ids_requested.clear()
     server.sim.script = [answer]
     enrich_first = enrich(conn, client, TRACKS)
-    assert enrich_first.deferred_until is not None and enrich_first.deferred_until > datetime.now(UTC) + timedelta(minutes=10)
+    assert enrich_first.deferred_until is not None and enrich_first.deferred_until > datetime.now(UTC) + timedelta(
+        minutes=10
+    )
     assert enrich_first.pending == 6 and enrich_first.fetched == 0
     stored = conn.execute("SELECT resume_at FROM etl_internal.api_resume_state").fetchone()[0]
     assert stored == enrich_first.deferred_until
@@ -198,12 +239,15 @@ def test_5xx_storm_is_survived_with_bounded_retries(conn, warehouse, raw_dir, se
 
 def test_unknown_invalid_and_malformed_ids_go_to_failed_uris(conn, warehouse, raw_dir, server) -> None:
     catalog_with_plays(server, raw_dir, tracks=2, episodes=0)
-    write_json(raw_dir / "Streaming_History_Audio_2024_9.json", [
-        play("2024-05-01T00:00:00Z", uri="spotify:track:" + sid(77)),          # unknown: 404
-        play("2024-05-01T00:05:00Z", uri="spotify:track:short"),              # malformed: never sent
-        play("2024-05-01T00:10:00Z", uri="spotify:local:A:B:C:120"),          # local: never sent
-        play("2024-05-01T00:15:00Z", spotify_track_uri=None, track="Mine"),   # local without URI
-    ])  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2024_9.json",
+        [
+            play("2024-05-01T00:00:00Z", uri="spotify:track:" + sid(77)),  # unknown: 404
+            play("2024-05-01T00:05:00Z", uri="spotify:track:short"),  # malformed: never sent
+            play("2024-05-01T00:10:00Z", uri="spotify:local:A:B:C:120"),  # local: never sent
+            play("2024-05-01T00:15:00Z", spotify_track_uri=None, track="Mine"),  # local without URI
+        ],
+    )
     ingest_raw_dir(warehouse.url(), raw_dir)
     client = resource(server).client()
     outcome = enrich(conn, client, TRACKS)
@@ -219,7 +263,9 @@ def test_unknown_invalid_and_malformed_ids_go_to_failed_uris(conn, warehouse, ra
 def test_nulls_in_a_batch_are_failures(conn, warehouse, raw_dir, server) -> None:
     server.sim.batch_allowed = True
     catalog_with_plays(server, raw_dir, tracks=2, episodes=0)
-    write_json(raw_dir / "Streaming_History_Audio_2024_9.json", [play("2024-05-01T00:00:00Z", uri="spotify:track:" + sid(78))])
+    write_json(
+        raw_dir / "Streaming_History_Audio_2024_9.json", [play("2024-05-01T00:00:00Z", uri="spotify:track:" + sid(78))]
+    )
     ingest_raw_dir(warehouse.url(), raw_dir)
     outcome = enrich(conn, resource(server, mode="batch").client(), TRACKS)
     assert (outcome.fetched, outcome.failed, outcome.requests) == (2, 1, 1)
@@ -237,10 +283,8 @@ def test_owner_without_premium_stops_with_the_message(conn, warehouse, raw_dir, 
 def test_without_credentials_the_pipeline_runs_and_reports_pending(conn, warehouse, raw_dir, server) -> None:
     catalog_with_plays(server, raw_dir)
     result = materialize_all(warehouse, raw_dir)
-    metadata = {
-        e.step_materialization_data.materialization.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
-        for e in result.get_asset_materialization_events()
-    }
+    materializations = [e.step_materialization_data.materialization for e in result.get_asset_materialization_events()]
+    metadata = {m.asset_key.to_user_string(): m.metadata for m in materializations}
     assert metadata["enriched_tracks"]["status"].value == "skipped: no Spotify credentials, 6 ids pending"
     assert metadata["fact_tracks_history"]["dagster/row_count"].value == 21
     assert server.sim.requests == []
@@ -248,7 +292,9 @@ def test_without_credentials_the_pipeline_runs_and_reports_pending(conn, warehou
 
 def test_full_pipeline_enriches_the_dimensions(conn, warehouse, raw_dir, server) -> None:
     catalog_with_plays(server, raw_dir)
-    write_json(raw_dir / "Streaming_History_Audio_2024_9.json", [play("2024-05-01T00:00:00Z", uri="spotify:track:" + sid(77))])
+    write_json(
+        raw_dir / "Streaming_History_Audio_2024_9.json", [play("2024-05-01T00:00:00Z", uri="spotify:track:" + sid(77))]
+    )
     result = materialize_all(warehouse, raw_dir, spotify=resource(server))
     checks = check_results(result)
     assert checks["failed_uris"] is False
@@ -259,11 +305,13 @@ def test_full_pipeline_enriches_the_dimensions(conn, warehouse, raw_dir, server)
 
     track = conn.execute(
         "SELECT duration_ms, isrc, album_name, release_date::text, release_date_precision, release_date_malformed,"
-        " cover_url IS NOT NULL FROM core.dim_track WHERE spotify_track_uri = %s", ("spotify:track:" + sid(1),)
+        " cover_url IS NOT NULL FROM core.dim_track WHERE spotify_track_uri = %s",
+        ("spotify:track:" + sid(1),),
     ).fetchone()
     assert track == (200_001, "USRC17000001", "Album 1", "2018-07-01", "month", False, True)
     year_zero = conn.execute(
-        "SELECT release_date, release_date_malformed FROM core.dim_track WHERE spotify_track_uri = %s", ("spotify:track:" + sid(3),)
+        "SELECT release_date, release_date_malformed FROM core.dim_track WHERE spotify_track_uri = %s",
+        ("spotify:track:" + sid(3),),
     ).fetchone()
     assert year_zero == (None, True)
     credits = conn.execute(
@@ -272,10 +320,14 @@ def test_full_pipeline_enriches_the_dimensions(conn, warehouse, raw_dir, server)
         ("spotify:track:" + sid(2),),
     ).fetchall()
     assert credits == [("Main Artist",), ("Guest 2",)]
-    assert conn.execute("SELECT genres FROM core.dim_artist WHERE spotify_artist_uri = %s", ("spotify:artist:" + sid(1, "A"),)).fetchone()[0] == ["indie"]
+    assert conn.execute(
+        "SELECT genres FROM core.dim_artist WHERE spotify_artist_uri = %s", ("spotify:artist:" + sid(1, "A"),)
+    ).fetchone()[0] == ["indie"]
     episode = conn.execute(
-        "SELECT e.duration_ms, p.podcast_name, p.total_episodes FROM core.dim_episode e JOIN core.dim_podcast p USING (podcast_id)"
-        " WHERE e.spotify_episode_uri = %s", ("spotify:episode:" + sid(0, "E"),)
+        "SELECT e.duration_ms, p.podcast_name, p.total_episodes"
+        " FROM core.dim_episode e JOIN core.dim_podcast p USING (podcast_id)"
+        " WHERE e.spotify_episode_uri = %s",
+        ("spotify:episode:" + sid(0, "E"),),
     ).fetchone()
     assert episode == (1_800_000, "The Show", 10)
     unprocessed = conn.execute(
@@ -284,7 +336,10 @@ def test_full_pipeline_enriches_the_dimensions(conn, warehouse, raw_dir, server)
     ).fetchone()[0]
     assert unprocessed == 0
     # Percent played uses the enriched duration.
-    assert conn.execute("SELECT count(*) FROM core.fact_tracks_history WHERE percent_played IS NOT NULL").fetchone()[0] == 21
+    assert (
+        conn.execute("SELECT count(*) FROM core.fact_tracks_history WHERE percent_played IS NOT NULL").fetchone()[0]
+        == 21
+    )
 
 
 def test_token_is_cached_in_memory_only(conn, warehouse, raw_dir, server, tmp_path, monkeypatch) -> None:

@@ -25,16 +25,19 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from spotify_etl.cli.run import run_pipeline
 from spotify_etl.definitions import defs
-from spotify_etl.enrichment import TRACKS, enrich
-from spotify_etl.ingestion import IngestionError, ingest_raw_dir
-from spotify_etl.pipeline_run import run_pipeline
-from spotify_etl.resources.embedded_postgres import restart_embedded_server, start_embedded_server, stop_embedded_server
-from spotify_etl.resources.spotify import SpotifyResource
-from spotify_etl.resources.warehouse import WarehouseResource
-from spotify_etl.sensors import raw_files_sensor
+from spotify_etl.defs.automation.sensors import raw_files_sensor
+from spotify_etl.defs.resources import ExportsResource, SpotifyResource, WarehouseResource
+from spotify_etl.lib.ingestion import IngestionError, ingest_raw_dir
+from spotify_etl.lib.spotify.enrichment import TRACKS, enrich
+from spotify_etl.lib.synthetic import write_export
+from spotify_etl.lib.warehouse.embedded_postgres import (
+    restart_embedded_server,
+    start_embedded_server,
+    stop_embedded_server,
+)
 from spotify_etl.settings import ensure_dagster_home
-from spotify_etl.synthetic import write_export
 from spotify_etl_tests.conftest import CLI, _with_database, cli_environment, fresh_warehouse_url, wait_for
 from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.pipeline_helpers import materialize_all
@@ -61,9 +64,11 @@ def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(serv
     home = tmp_path / "home"
 
     process = subprocess.Popen(
-        [CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_environment(SPOTIFY_ETL_DATABASE_URL=killed, SPOTIFY_ETL_HOME=str(home)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"],
+        env=cli_environment(SPOTIFY_ETL_DATABASE_URL=killed, SPOTIFY_ETL_HOME=str(home)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
     def fact_insert_running() -> bool:
         assert process.poll() is None, "the run ended before the fact load was caught"
@@ -88,8 +93,13 @@ def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(serv
     assert scalar(killed, "SELECT count(*) FROM core.fact_tracks_history") == 0
 
     def run(url: str, run_home: Path) -> None:
-        done = subprocess.run([CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"], env=cli_environment(SPOTIFY_ETL_DATABASE_URL=url, SPOTIFY_ETL_HOME=str(run_home)),
-                              capture_output=True, text=True, timeout=600)  # fmt: skip
+        done = subprocess.run(
+            [CLI, "run", "--raw-dir", str(raw_dir), "--no-enrich"],
+            env=cli_environment(SPOTIFY_ETL_DATABASE_URL=url, SPOTIFY_ETL_HOME=str(run_home)),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert done.returncode == 0, done.stderr
 
     run(killed, home)
@@ -116,25 +126,35 @@ def test_enrichment_killed_midway_fetches_no_id_twice(warehouse, raw_dir) -> Non
 
         script = (
             "import sys, psycopg\n"
-            "from spotify_etl.enrichment import TRACKS, enrich\n"
-            "from spotify_etl.resources.spotify import SpotifyResource\n"
+            "from spotify_etl.lib.spotify.enrichment import TRACKS, enrich\n"
+            "from spotify_etl.defs.resources.spotify import SpotifyResource\n"
             "client = SpotifyResource(client_id=sys.argv[2], client_secret=sys.argv[3], api_url=sys.argv[4],"
             " token_url=sys.argv[5], requests_per_30s=100000).client()\n"
             "with psycopg.connect(sys.argv[1]) as conn:\n"
             "    enrich(conn, client, TRACKS)\n"
         )
         url = warehouse.url()
-        process = subprocess.Popen([sys.executable, "-c", script, url, CLIENT_ID, CLIENT_SECRET, server.api_url, server.token_url])
+        process = subprocess.Popen(
+            [sys.executable, "-c", script, url, CLIENT_ID, CLIENT_SECRET, server.api_url, server.token_url]
+        )
         wait_for(lambda: scalar(url, "SELECT count(*) FROM staging.spotify_track_data") >= 40, "40 tracks fetched")
         os.kill(process.pid, signal.SIGKILL)
         process.wait()
         with psycopg.connect(url) as conn:
-            stored_by_killed = {u.rsplit(":", 1)[1] for (u,) in conn.execute("SELECT spotify_track_uri FROM staging.spotify_track_data")}
+            stored_by_killed = {
+                u.rsplit(":", 1)[1] for (u,) in conn.execute("SELECT spotify_track_uri FROM staging.spotify_track_data")
+            }
         assert 40 <= len(stored_by_killed) < 150
         requests_by_killed = sum(sim.ids_requested.values())
 
         sim.delay_s = 0
-        client = SpotifyResource(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=server.api_url, token_url=server.token_url, requests_per_30s=100_000).client()
+        client = SpotifyResource(
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            api_url=server.api_url,
+            token_url=server.token_url,
+            requests_per_30s=100_000,
+        ).client()
         with psycopg.connect(url) as conn:
             outcome = enrich(conn, client, TRACKS)
         assert outcome.fetched == 150 - len(stored_by_killed) and outcome.pending == 0
@@ -172,7 +192,9 @@ def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_
     ingest_raw_dir(clean, raw_dir)
 
     def restart_when_three_files_are_in() -> None:
-        wait_for(lambda: scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files") >= 3, "three files loaded")
+        wait_for(
+            lambda: scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files") >= 3, "three files loaded"
+        )
         restart_embedded_server(own_server)
 
     # The whole pipeline as `spotify-etl run` runs it, and the one-line reason it prints.
@@ -183,11 +205,17 @@ def test_postgres_restarted_mid_run_fails_naming_the_step_then_reruns_clean(own_
     outcome = run_pipeline(raw_dir=raw_dir, enrich=False, instance=instance)
     restarter.join()
     assert not outcome.success
-    assert re.match(r"step raw_plays: spotify_etl\.ingestion\.IngestionError: Spotify [^:]+\.json: the warehouse failed while loading this file, which was rolled back", outcome.failure), outcome.failure
+    assert re.match(
+        r"step raw_plays: spotify_etl\.lib\.ingestion\.IngestionError: Spotify [^:]+\.json: "
+        r"the warehouse failed while loading this file, which was rolled back",
+        outcome.failure,
+    ), outcome.failure
     assert "AdminShutdown" in outcome.failure or "OperationalError" in outcome.failure
     loaded = scalar(interrupted, "SELECT count(*) FROM etl_internal.source_files")
     assert 3 <= loaded < 20
-    assert scalar(interrupted, "SELECT count(*) FROM staging.streaming_history") == scalar(interrupted, "SELECT sum(stored) FROM etl_internal.source_files")
+    assert scalar(interrupted, "SELECT count(*) FROM staging.streaming_history") == scalar(
+        interrupted, "SELECT sum(stored) FROM etl_internal.source_files"
+    )
 
     again = run_pipeline(raw_dir=raw_dir, enrich=False, instance=instance)
     assert again.success, again.failure
@@ -227,11 +255,17 @@ def small_tablespace(admin_url: str, size: str) -> Iterator[tuple[str, Path]]:
                 data_dir = admin.execute("SHOW data_directory").fetchone()[0]
                 owner = os.stat(data_dir)
                 os.chown(mount, owner.st_uid, owner.st_gid)
-                admin.execute(sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(sql.Identifier(name), sql.Literal(str(mount))))
+                admin.execute(
+                    sql.SQL("CREATE TABLESPACE {} LOCATION {}").format(sql.Identifier(name), sql.Literal(str(mount)))
+                )
             yield name, mount
         finally:
             with psycopg.connect(admin_url, autocommit=True) as admin:
-                for (db,) in admin.execute("SELECT datname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace WHERE t.spcname = %s", (name,)).fetchall():
+                for (db,) in admin.execute(
+                    "SELECT datname FROM pg_database d JOIN pg_tablespace t ON t.oid = d.dattablespace"
+                    " WHERE t.spcname = %s",
+                    (name,),
+                ).fetchall():
                     admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(db)))
                 admin.execute(sql.SQL("DROP TABLESPACE IF EXISTS {}").format(sql.Identifier(name)))
 
@@ -253,7 +287,9 @@ def test_warehouse_disk_full_fails_the_file_then_loads_everything_once_space_is_
         assert "Streaming_History_Audio_" in message and "No space left on device" in message, message
         files = scalar(full, "SELECT count(*) FROM etl_internal.source_files")
         assert 1 <= files < 12
-        assert scalar(full, "SELECT count(*) FROM staging.streaming_history") == scalar(full, "SELECT sum(stored) FROM etl_internal.source_files")
+        assert scalar(full, "SELECT count(*) FROM staging.streaming_history") == scalar(
+            full, "SELECT sum(stored) FROM etl_internal.source_files"
+        )
 
         subprocess.run(["mount", "-o", "remount,size=400m", str(mount)], check=True)  # space freed
         report = ingest_raw_dir(full, raw_dir)
@@ -274,9 +310,13 @@ def api_catalog(server: SimulatorServer, raw_dir: Path, tracks: int = 40) -> Non
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
 
 
-def run_with_api(warehouse: WarehouseResource, raw_dir: Path, server: SimulatorServer, **options) -> tuple[float, dg.ExecuteInProcessResult]:
+def run_with_api(
+    warehouse: WarehouseResource, raw_dir: Path, server: SimulatorServer, **options
+) -> tuple[float, dg.ExecuteInProcessResult]:
     settings = {"backoff_s": 0.01, "max_wait_s": 2, "requests_per_30s": 100_000, **options}
-    spotify = SpotifyResource(client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=server.api_url, token_url=server.token_url, **settings)
+    spotify = SpotifyResource(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_url=server.api_url, token_url=server.token_url, **settings
+    )
     started = time.monotonic()
     result = materialize_all(warehouse, raw_dir, spotify=spotify)
     return time.monotonic() - started, result
@@ -367,7 +407,9 @@ def test_api_outage_defers_after_three_ids_instead_of_failing_them_all(conn, war
         }
         deferred = {asset: status for asset, status in statuses.items() if status.startswith("deferred")}
         assert {"enriched_tracks", "enriched_artists"} <= set(deferred), statuses
-        assert all("Spotify unavailable: HTTP 503 on 3 requests in a row" in status for status in deferred.values()), deferred
+        assert all("Spotify unavailable: HTTP 503 on 3 requests in a row" in status for status in deferred.values()), (
+            deferred
+        )
         assert elapsed < 60
 
 
@@ -392,7 +434,7 @@ def read_only(source: Path) -> Iterator[Path]:
         yield target
 
 
-def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, tmp_path, monkeypatch) -> None:
+def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, tmp_path) -> None:
     source = tmp_path / "raw"
     write_export(source, 3_000, per_file=1_000, account_months=1)
     with read_only(source) as raw_dir:
@@ -400,11 +442,15 @@ def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, 
             (raw_dir / "probe").write_text("x")
         result = materialize_all(warehouse, raw_dir)
         assert result.success
-        stored = conn.execute("SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files").fetchone()
+        stored = conn.execute(
+            "SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files"
+        ).fetchone()
         assert stored[0] == stored[1] >= 3_000
-        monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
         with dg.instance_for_test() as instance:
-            outcome = raw_files_sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs))
+            context = dg.build_sensor_context(
+                instance=instance, definitions=defs, resources={"exports": ExportsResource(raw_dir=str(raw_dir))}
+            )
+            outcome = raw_files_sensor.evaluate_tick(context)
         assert outcome.run_requests  # a first look at the directory finds its files
 
 
@@ -420,12 +466,14 @@ def test_full_raw_directory_loads(conn, warehouse, tmp_path) -> None:
         assert os.statvfs(mount).f_bavail == 0
         result = materialize_all(warehouse, mount)
         assert result.success
-        read, accounted = conn.execute("SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files").fetchone()
+        read, accounted = conn.execute(
+            "SELECT sum(records_read), sum(stored + duplicates + rejected) FROM etl_internal.source_files"
+        ).fetchone()
         assert read == accounted >= 3_000
 
 
 def test_file_vanishing_before_it_is_read_is_listed_and_the_rest_loads(conn, warehouse, raw_dir, monkeypatch) -> None:
-    from spotify_etl import ingestion
+    from spotify_etl.lib import ingestion
 
     for n in range(3):
         write_json(raw_dir / f"Streaming_History_Audio_2021_{n}.json", [play(f"2021-0{n + 1}-01T00:00:00Z")])
@@ -446,9 +494,11 @@ def test_file_vanishing_before_it_is_read_is_listed_and_the_rest_loads(conn, war
 
 
 def test_file_deleted_while_being_read_is_read_to_its_end(conn, warehouse, raw_dir, monkeypatch) -> None:
-    from spotify_etl import ingestion
+    from spotify_etl.lib import ingestion
 
-    path = write_json(raw_dir / "Streaming_History_Audio_2021_0.json", [play(f"2021-01-{d:02d}T00:00:00Z") for d in range(1, 29)])
+    path = write_json(
+        raw_dir / "Streaming_History_Audio_2021_0.json", [play(f"2021-01-{d:02d}T00:00:00Z") for d in range(1, 29)]
+    )
     real_records = ingestion._records
 
     def records_then_delete(*args):

@@ -8,8 +8,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from spotify_etl.ingestion import IngestReport, ingest_raw_dir
-from spotify_etl.resources.warehouse import WarehouseResource
+from spotify_etl.defs.resources.warehouse import WarehouseResource
+from spotify_etl.lib.ingestion import IngestReport, ingest_raw_dir
 from spotify_etl_tests.export_factory import (
     ACCOUNT_DIR,
     EXTENDED_DIR,
@@ -108,8 +108,13 @@ def test_account_data_overlapping_extended_history_is_stored_once(conn, warehous
         {"endTime": "2024-03-01 10:00", "artistName": "New", "trackName": "Thing", "msPlayed": 5000},
         {"endTime": "2024-03-01 11:00", "podcastName": "Show", "episodeName": "Late", "msPlayed": 6000},
     ]
-    write_json(raw_dir / ACCOUNT_DIR / "StreamingHistory_music_0.json", [account_music(p) for p in music] + [only_account[0]])
-    write_json(raw_dir / ACCOUNT_DIR / "StreamingHistory_podcast_0.json", [account_podcast(p) for p in podcasts] + [only_account[1]])
+    write_json(
+        raw_dir / ACCOUNT_DIR / "StreamingHistory_music_0.json", [account_music(p) for p in music] + [only_account[0]]
+    )
+    write_json(
+        raw_dir / ACCOUNT_DIR / "StreamingHistory_podcast_0.json",
+        [account_podcast(p) for p in podcasts] + [only_account[1]],
+    )
 
     report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 8 + 6 + 4)
@@ -147,7 +152,10 @@ def test_video_history_is_flagged(conn, warehouse, raw_dir) -> None:
 
 def test_zip_and_unpacked_folder_of_one_export(conn, warehouse, raw_dir, tmp_path) -> None:
     export = tmp_path / "export"
-    write_json(export / EXTENDED_DIR / "Streaming_History_Audio_2023_0.json", [play(f"2023-01-0{d}T01:00:00Z") for d in range(1, 8)])
+    write_json(
+        export / EXTENDED_DIR / "Streaming_History_Audio_2023_0.json",
+        [play(f"2023-01-0{d}T01:00:00Z") for d in range(1, 8)],
+    )
     write_raw(export / EXTENDED_DIR / "ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF-1.4")
     write_json(export / ACCOUNT_DIR / "YourLibrary.json", {"tracks": []})
     write_json(export / ACCOUNT_DIR / "Playlist1.json", {"playlists": []})
@@ -173,7 +181,10 @@ def test_zip_and_unpacked_folder_of_one_export(conn, warehouse, raw_dir, tmp_pat
 
 def test_files_are_recognised_by_content_whatever_their_name(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "history-backup.json", [play("2023-05-01T10:00:00Z")])
-    write_json(raw_dir / "old-account.json", [{"endTime": "2023-05-02 10:00", "artistName": "A", "trackName": "T", "msPlayed": 1}])
+    write_json(
+        raw_dir / "old-account.json",
+        [{"endTime": "2023-05-02 10:00", "artistName": "A", "trackName": "T", "msPlayed": 1}],
+    )
     write_json(raw_dir / "Userdata.json", {"username": "x"})
     write_json(raw_dir / "SearchQueries.json", [{"platform": "ANDROID", "searchTime": "2023"}])
     report = load(warehouse, raw_dir)
@@ -191,17 +202,24 @@ def test_field_quirks_are_normalised(conn, warehouse, raw_dir) -> None:
         play(base.format(3), track=None, artist=None, album=None, uri=None),  # unknown content
         play(base.format(4), uri="spotify:local:Artist:Album:Title:215", track="Title"),
         play(base.format(5), track="Home Recording", artist="Me", spotify_track_uri=None),  # local, no URI
-        play(base.format(6), track=None, artist=None, album=None, uri=None,
-             audiobook_title="Book", audiobook_uri="spotify:audiobook:" + "C" * 22,
-             audiobook_chapter_uri="spotify:chapter:" + "D" * 22, audiobook_chapter_title="Ch 1"),
+        play(
+            base.format(6),
+            track=None,
+            artist=None,
+            album=None,
+            uri=None,
+            audiobook_title="Book",
+            audiobook_uri="spotify:audiobook:" + "C" * 22,
+            audiobook_chapter_uri="spotify:chapter:" + "D" * 22,
+            audiobook_chapter_title="Ch 1",
+        ),
         episode_play(base.format(7)),
-    ]  # fmt: skip
+    ]
     write_json(raw_dir / "Streaming_History_Audio_2020_0.json", records)
     report = load(warehouse, raw_dir)
     assert_accounted(conn, report, 8)
     rows = conn.execute(
-        "SELECT content_kind, skipped, offline_at, reason_start, reason_end"
-        " FROM staging.streaming_history ORDER BY ts"
+        "SELECT content_kind, skipped, offline_at, reason_start, reason_end FROM staging.streaming_history ORDER BY ts"
     ).fetchall()
     assert [r[0] for r in rows] == ["track", "track", "track", "unknown", "local", "local", "audiobook", "episode"]
     assert rows[0][1] is None
@@ -213,11 +231,20 @@ def test_field_quirks_are_normalised(conn, warehouse, raw_dir) -> None:
 
 def test_names_survive_exactly(conn, warehouse, raw_dir) -> None:
     names = [
-        "Sigur Rós — Hoppípolla", 'She said "hi"', "back\\slash", "tab\there", "new\nline",
-        "坂本龍一", "emoji 🎧", "x" * 400, "semi;colon, 'quote'",
-    ]  # fmt: skip
-    write_json(raw_dir / "Streaming_History_Audio_2020_0.json",
-               [play(f"2020-01-01T00:0{i}:00Z", track=name, artist=name) for i, name in enumerate(names)])  # fmt: skip
+        "Sigur Rós — Hoppípolla",
+        'She said "hi"',
+        "back\\slash",
+        "tab\there",
+        "new\nline",
+        "坂本龍一",
+        "emoji 🎧",
+        "x" * 400,
+        "semi;colon, 'quote'",
+    ]
+    write_json(
+        raw_dir / "Streaming_History_Audio_2020_0.json",
+        [play(f"2020-01-01T00:0{i}:00Z", track=name, artist=name) for i, name in enumerate(names)],
+    )
     load(warehouse, raw_dir)
     stored = [r[0] for r in conn.execute("SELECT track_name FROM staging.streaming_history ORDER BY ts")]
     assert stored == names
@@ -257,9 +284,15 @@ BAD_RECORDS = [
     ("field 'ms_played': negative", {"ts": "2020-01-01T00:00:00Z", "ms_played": -1}),
     ("field 'ms_played': expected a whole number", {"ts": "2020-01-01T00:00:00Z", "ms_played": "12"}),
     ("field 'shuffle': expected true/false", {"ts": "2020-01-01T00:00:00Z", "ms_played": 1, "shuffle": "yes"}),
-    ("field 'master_metadata_track_name': expected text", {"ts": "2020-01-01T00:00:00Z", "master_metadata_track_name": 5}),
-    ("field 'master_metadata_track_name': contains a NUL character", {"ts": "2020-01-01T00:00:00Z", "master_metadata_track_name": "a\u0000b"}),
-]  # fmt: skip
+    (
+        "field 'master_metadata_track_name': expected text",
+        {"ts": "2020-01-01T00:00:00Z", "master_metadata_track_name": 5},
+    ),
+    (
+        "field 'master_metadata_track_name': contains a NUL character",
+        {"ts": "2020-01-01T00:00:00Z", "master_metadata_track_name": "a\u0000b"},
+    ),
+]
 
 
 @pytest.mark.parametrize("reason, record", BAD_RECORDS, ids=[r for r, _ in BAD_RECORDS])
@@ -317,10 +350,14 @@ def test_loading_the_same_export_twice_changes_nothing(conn, warehouse, raw_dir)
     def snapshot():
         return (
             conn.execute("SELECT * FROM staging.streaming_history ORDER BY play_id").fetchall(),
-            conn.execute("SELECT source_file_id, path, sha256, records_read, stored, duplicates, rejected"
-                         " FROM etl_internal.source_files ORDER BY 1").fetchall(),
-            conn.execute("SELECT source_file_id, position, reason FROM etl_internal.rejected_records ORDER BY 1, 2").fetchall(),
-        )  # fmt: skip
+            conn.execute(
+                "SELECT source_file_id, path, sha256, records_read, stored, duplicates, rejected"
+                " FROM etl_internal.source_files ORDER BY 1"
+            ).fetchall(),
+            conn.execute(
+                "SELECT source_file_id, position, reason FROM etl_internal.rejected_records ORDER BY 1, 2"
+            ).fetchall(),
+        )
 
     load(warehouse, raw_dir)
     before = snapshot()
@@ -342,8 +379,10 @@ def test_each_listener_has_their_own_plays(conn, warehouse, raw_dir) -> None:
 
 
 def test_report_lists_the_months_of_new_plays(conn, warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2023_0.json",
-               [play("2023-01-31T23:59:59Z"), play("2023-02-01T00:00:00Z"), play("2023-04-15T12:00:00Z")])  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2023_0.json",
+        [play("2023-01-31T23:59:59Z"), play("2023-02-01T00:00:00Z"), play("2023-04-15T12:00:00Z")],
+    )
     report = load(warehouse, raw_dir)
     assert report.months == {"2023-01", "2023-02", "2023-04"}
 
@@ -365,7 +404,12 @@ def test_touched_file_is_recognised_by_content_and_changed_file_is_read_again(co
     assert [(f.status, f.same_as) for f in touched.files] == [("unchanged", path.name)]
     assert scalar(conn, "SELECT count(*) FROM etl_internal.source_files") == 1
     # Changed: loaded; the play already stored counts as a duplicate.
-    write_json(path, [play("2023-01-01T00:00:00Z", uri=scalar(conn, "SELECT spotify_track_uri FROM staging.streaming_history")),
-                      play("2023-01-02T00:00:00Z")])  # fmt: skip
+    write_json(
+        path,
+        [
+            play("2023-01-01T00:00:00Z", uri=scalar(conn, "SELECT spotify_track_uri FROM staging.streaming_history")),
+            play("2023-01-02T00:00:00Z"),
+        ],
+    )
     changed = load(warehouse, raw_dir)
     assert (changed.stored, changed.duplicates) == (1, 1)

@@ -8,11 +8,12 @@ import logging
 import dagster as dg
 from sqlalchemy.engine import make_url
 
-from spotify_etl import ingestion
-from spotify_etl.export.discover import discover
+from spotify_etl.cli.run import run_pipeline
+from spotify_etl.lib import ingestion
+from spotify_etl.lib.export.discover import discover
+from spotify_etl.lib.package_data import sample_dir
 from spotify_etl.logs import SpotifyEtlFileHandler, log_path, redact
-from spotify_etl.pipeline_run import run_pipeline
-from spotify_etl.settings import SAMPLE_DIR, ensure_dagster_home
+from spotify_etl.settings import ensure_dagster_home
 
 SECRET = "client-secret-7f3a9c"
 DB_PASSWORD = "db-pass-91xq"
@@ -25,7 +26,7 @@ def _entries() -> list[dict]:
 def _run(monkeypatch, database_url: str) -> tuple[dg.DagsterInstance, object]:
     monkeypatch.setenv("SPOTIFY_ETL_DATABASE_URL", database_url)
     instance = dg.DagsterInstance.from_config(str(ensure_dagster_home()))
-    return instance, run_pipeline(raw_dir=SAMPLE_DIR, enrich=False, instance=instance)
+    return instance, run_pipeline(raw_dir=sample_dir(), enrich=False, instance=instance)
 
 
 def test_a_run_writes_its_step_events_to_the_file(database_url, monkeypatch) -> None:
@@ -84,11 +85,11 @@ def test_secrets_never_reach_the_file_or_the_event_log(database_url, monkeypatch
 
     # Inside the run, a line that carries both secrets, as an error message might.
     def discover_and_leak(raw_dir):
-        logging.getLogger("spotify_etl.ingestion").error("connecting to %s with %s", with_password, SECRET)
+        logging.getLogger("spotify_etl.lib.ingestion").error("connecting to %s with %s", with_password, SECRET)
         return discover(raw_dir)
 
     monkeypatch.setattr(ingestion, "discover", discover_and_leak)
-    outcome = run_pipeline(raw_dir=SAMPLE_DIR, enrich=False, instance=instance)
+    outcome = run_pipeline(raw_dir=sample_dir(), enrich=False, instance=instance)
     assert outcome.success
     text = log_path().read_text(encoding="utf-8")
     event_log = "\n".join(str(e.user_message) + str(e.dagster_event) for e in instance.all_logs(outcome.run_id))

@@ -10,8 +10,9 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from spotify_etl.pipeline_run import run_pipeline
-from spotify_etl.settings import PROJECT_ROOT, SAMPLE_DIR
+from spotify_etl.cli.run import run_pipeline
+from spotify_etl.lib.package_data import sample_dir
+from spotify_etl_tests.conftest import REPOSITORY
 
 
 def test_postgres_backed_instance_records_the_run(server_url, database_url, tmp_path, monkeypatch) -> None:
@@ -21,20 +22,22 @@ def test_postgres_backed_instance_records_the_run(server_url, database_url, tmp_
     try:
         home = tmp_path / "dagster_home"
         home.mkdir()
-        shutil.copy(PROJECT_ROOT / "deploy" / "dagster.yaml", home / "dagster.yaml")
+        shutil.copy(REPOSITORY / "deploy" / "dagster.yaml", home / "dagster.yaml")
         pg_url = make_url(server_url).set(drivername="postgresql+psycopg2", database=dagster_db)
         monkeypatch.setenv("DAGSTER_PG_URL", pg_url.render_as_string(hide_password=False))
         monkeypatch.setenv("SPOTIFY_ETL_DATABASE_URL", database_url)
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
-            outcome = run_pipeline(raw_dir=SAMPLE_DIR, enrich=False, instance=instance)
+            outcome = run_pipeline(raw_dir=sample_dir(), enrich=False, instance=instance)
             assert outcome.success, outcome.failure
             [run] = instance.get_runs()
             assert run.job_name == "full_load" and run.is_success
             materialized = instance.get_latest_materialization_event(dg.AssetKey("fact_tracks_history"))
             assert materialized is not None
-        with psycopg.connect(make_url(server_url).set(database=dagster_db).render_as_string(hide_password=False)) as conn:
+        with psycopg.connect(
+            make_url(server_url).set(database=dagster_db).render_as_string(hide_password=False)
+        ) as conn:
             assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
             assert conn.execute("SELECT count(*) FROM event_logs").fetchone()[0] > 0
     finally:

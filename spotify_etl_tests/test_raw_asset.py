@@ -6,22 +6,24 @@ import json
 
 import dagster as dg
 
-from spotify_etl.assets.raw import every_record_accounted_for, export_files_readable, raw_plays
+from spotify_etl.defs.raw import every_record_accounted_for, export_files_readable, raw_plays
+from spotify_etl.defs.resources import ExportsResource
 from spotify_etl_tests.export_factory import play, write_json, write_raw
 
 
 def _materialize(warehouse, raw_dir) -> dg.ExecuteInProcessResult:
     return dg.materialize(
         [raw_plays, export_files_readable, every_record_accounted_for],
-        resources={"warehouse": warehouse},
-        run_config={"ops": {"raw_plays": {"config": {"raw_dir": str(raw_dir)}}}},
+        resources={"warehouse": warehouse, "exports": ExportsResource(raw_dir=str(raw_dir))},
         raise_on_error=False,
     )
 
 
 def test_materialization_reports_counts_and_checks_pass(warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2023_0.json",
-               [play("2023-01-01T00:00:00Z"), play("2023-01-01T00:00:00Z", ms=1), "oops"])  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2023_0.json",
+        [play("2023-01-01T00:00:00Z"), play("2023-01-01T00:00:00Z", ms=1), "oops"],
+    )
     write_raw(raw_dir / "ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF")
     result = _materialize(warehouse, raw_dir)
     assert result.success
@@ -57,7 +59,9 @@ def test_truncated_file_fails_the_check_at_error_severity_naming_it(warehouse, r
 
 
 def test_accounting_check_fails_when_a_row_disappears_behind_its_back(warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2023_0.json", [play("2023-01-01T00:00:00Z"), play("2023-01-02T00:00:00Z")])
+    write_json(
+        raw_dir / "Streaming_History_Audio_2023_0.json", [play("2023-01-01T00:00:00Z"), play("2023-01-02T00:00:00Z")]
+    )
     assert _materialize(warehouse, raw_dir).success
     with warehouse.connect() as conn:
         conn.execute("DELETE FROM staging.streaming_history WHERE ts = '2023-01-01T00:00:00Z'")

@@ -14,21 +14,23 @@ import psycopg
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from spotify_etl.export.records import COLUMNS, RecordError, normalise_extended
-from spotify_etl.ingestion import ingest_raw_dir
-from spotify_etl.synthetic import write_export
+from spotify_etl.lib.export.records import COLUMNS, CURRENT_EXTENDED_FIELDS, RecordError, normalise_extended
+from spotify_etl.lib.ingestion import ingest_raw_dir
+from spotify_etl.lib.synthetic import write_export
 from spotify_etl_tests.conftest import fresh_warehouse_url, wait_for
 
-_FIELDS = [
-    "ts", "ms_played", "platform", "conn_country", "master_metadata_track_name", "spotify_track_uri",
-    "spotify_episode_uri", "episode_name", "reason_start", "reason_end", "shuffle", "skipped",
-    "offline", "offline_timestamp", "incognito_mode", "ip_addr", "brand_new_field",
-]  # fmt: skip
+# Every field of the current format, and one Spotify may add.
+_FIELDS = [*CURRENT_EXTENDED_FIELDS, "brand_new_field"]
 _VALUES = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(allow_nan=True),
-    st.text(max_size=30), st.sampled_from(["2021-05-01T10:00:00Z", "2021-05-01 10:00", "0", "", "\x00"]),
-    st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True),
+    st.text(max_size=30),
+    st.sampled_from(["2021-05-01T10:00:00Z", "2021-05-01 10:00", "0", "", "\x00"]),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=2),
+)
 _RECORDS = st.one_of(st.dictionaries(st.sampled_from(_FIELDS), _VALUES, max_size=len(_FIELDS)), _VALUES)
 
 
@@ -44,7 +46,9 @@ def test_any_record_is_either_a_row_or_a_clear_rejection(record) -> None:
     assert row[1] is not None  # a stored play always has its time
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(st.lists(_RECORDS, max_size=20))
 def test_arbitrary_files_load_with_every_record_accounted_for(tmp_path_factory, warehouse, records) -> None:
     try:
@@ -65,7 +69,7 @@ def test_arbitrary_files_load_with_every_record_accounted_for(tmp_path_factory, 
 _INGEST = """
 import json, resource, sys
 from pathlib import Path
-from spotify_etl.ingestion import ingest_raw_dir
+from spotify_etl.lib.ingestion import ingest_raw_dir
 report = ingest_raw_dir(sys.argv[1], Path(sys.argv[2]))
 print(json.dumps({"stored": report.stored, "failed": len(report.failed),
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
@@ -79,7 +83,8 @@ def _snapshot(url: str) -> tuple:
             " ORDER BY listener, ts, content_key, ms_played"
         ).fetchall()
         files = conn.execute(
-            "SELECT path, sha256, records_read, stored, duplicates, rejected FROM etl_internal.source_files ORDER BY path"
+            "SELECT path, sha256, records_read, stored, duplicates, rejected"
+            " FROM etl_internal.source_files ORDER BY path"
         ).fetchall()
     return plays, files
 
@@ -115,13 +120,15 @@ def test_ingestion_killed_midway_resumes_to_the_same_warehouse(server_url, tmp_p
 
 
 def _ingest_in_new_process(url: str, raw_dir: Path) -> dict:
-    done = subprocess.run([sys.executable, "-c", _INGEST, url, str(raw_dir)], capture_output=True, text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _INGEST, url, str(raw_dir)], capture_output=True, text=True, check=True
+    )
     return json.loads(done.stdout)
 
 
 def test_a_large_file_is_streamed_with_flat_memory(server_url, tmp_path) -> None:
     """16 times the file, the same memory: nothing grows with the file. (2 GiB: bench/big_file.py.)"""
-    from spotify_etl.synthetic import write_large_history
+    from spotify_etl.lib.synthetic import write_large_history
 
     small = write_large_history(tmp_path / "small" / "Streaming_History_Audio_0.json", 16 * 2**20)
     large = write_large_history(tmp_path / "large" / "Streaming_History_Audio_0.json", 256 * 2**20)

@@ -5,23 +5,35 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from spotify_etl.report.build import build_report, render_html, write_report
-from spotify_etl.settings import SAMPLE_DIR
+from spotify_etl.lib.package_data import sample_dir
+from spotify_etl.lib.report.build import build_report, render_html, write_report
 from spotify_etl_tests.conftest import CLI, cli_environment
 from spotify_etl_tests.pipeline_helpers import materialize_all
 
 SECTIONS = [
-    "minutes_by_month", "top_artists", "top_tracks", "top_albums", "top_shows", "listening_clock",
-    "sessions", "skips", "discovery", "podcast_completion", "genres", "year_in_review", "coverage",
-]  # fmt: skip
+    "minutes_by_month",
+    "top_artists",
+    "top_tracks",
+    "top_albums",
+    "top_shows",
+    "listening_clock",
+    "sessions",
+    "skips",
+    "discovery",
+    "podcast_completion",
+    "genres",
+    "year_in_review",
+    "coverage",
+]
 
 
 def test_report_on_the_sample_has_every_section_and_true_numbers(conn, warehouse, tmp_path) -> None:
-    result = materialize_all(warehouse, SAMPLE_DIR)
+    result = materialize_all(warehouse, sample_dir())
     report_event = next(
-        e for e in result.get_asset_materialization_events()
+        e
+        for e in result.get_asset_materialization_events()
         if e.step_materialization_data.materialization.asset_key.to_user_string() == "listening_report"
-    )  # fmt: skip
+    )
     metadata = report_event.step_materialization_data.materialization.metadata
     assert Path(metadata["path"].value).is_file()
     assert "data:image/png;base64," in metadata["headline"].value
@@ -46,16 +58,23 @@ def test_report_on_the_sample_has_every_section_and_true_numbers(conn, warehouse
     ).fetchone()
     assert report.section("top_artists").reading == f"Number one: {top_artist} ({float(minutes):,.0f} minutes)."
 
-    skips, plays = conn.execute("SELECT count(*) FILTER (WHERE is_skip), count(*) FROM core.fact_tracks_history").fetchone()
+    skips, plays = conn.execute(
+        "SELECT count(*) FILTER (WHERE is_skip), count(*) FROM core.fact_tracks_history"
+    ).fetchone()
     assert report.section("skips").reading == f"{100 * skips / plays:.1f}% of {plays:,} music plays were skips."
     sessions = conn.execute("SELECT count(*) FROM core.fact_listening_sessions").fetchone()[0]
     assert report.section("sessions").reading.startswith(f"{sessions:,} listening sessions")
     years = [row[0] for row in report.section("year_in_review").table[1]]
-    assert years == [y for (y,) in conn.execute("SELECT DISTINCT extract(year FROM ts_local)::int FROM core.fact_tracks_history ORDER BY 1")]
+    assert years == [
+        y
+        for (y,) in conn.execute(
+            "SELECT DISTINCT extract(year FROM ts_local)::int FROM core.fact_tracks_history ORDER BY 1"
+        )
+    ]
 
 
 def test_report_for_one_year(conn, warehouse) -> None:
-    materialize_all(warehouse, SAMPLE_DIR, selection=None)
+    materialize_all(warehouse, sample_dir(), selection=None)
     report = build_report(conn, year=2024)
     hours = conn.execute(
         "SELECT sum(ms_played) / 3600000.0 FROM core.fact_tracks_history WHERE extract(year FROM ts_local) = 2024"

@@ -15,7 +15,7 @@ import psycopg
 from sqlalchemy.engine import make_url
 
 import spotify_etl
-from spotify_etl.resources.embedded_postgres import start_embedded_server, stop_embedded_server
+from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server, stop_embedded_server
 from spotify_etl_tests.conftest import CLI, cli_environment
 from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.spotify_simulator import CLIENT_ID, CLIENT_SECRET, SimulatorServer, artist_obj, track_obj
@@ -36,31 +36,52 @@ def test_secrets_never_reach_logs_metadata_storage_or_the_ui(database_url, tmp_p
             plays.append(play(f"2024-05-0{i + 1}T10:00:00Z", uri=track["uri"]))
         write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
         env = cli_environment(
-            SPOTIFY_ETL_DATABASE_URL=with_password, SPOTIFY_ETL_HOME=str(home), SPOTIFY_ETL_LOG_LEVEL="DEBUG",
-            SPOTIPY_CLIENT_ID=CLIENT_ID, SPOTIPY_CLIENT_SECRET=CLIENT_SECRET,
-            SPOTIFY_API_URL=server.api_url, SPOTIFY_TOKEN_URL=server.token_url,
-        )  # fmt: skip
-        run = subprocess.run([CLI, "run", "--raw-dir", str(raw_dir)], env=env, capture_output=True, text=True, timeout=600)
+            SPOTIFY_ETL_DATABASE_URL=with_password,
+            SPOTIFY_ETL_HOME=str(home),
+            SPOTIFY_ETL_LOG_LEVEL="DEBUG",
+            SPOTIPY_CLIENT_ID=CLIENT_ID,
+            SPOTIPY_CLIENT_SECRET=CLIENT_SECRET,
+            SPOTIFY_API_URL=server.api_url,
+            SPOTIFY_TOKEN_URL=server.token_url,
+        )
+        run = subprocess.run(
+            [CLI, "run", "--raw-dir", str(raw_dir)], env=env, capture_output=True, text=True, timeout=600
+        )
         assert run.returncode == 0, run.stderr
         # What the UI shows of the code location: resources, config schema, assets.
         snapshot = subprocess.run(
-            [sys.executable, "-c", "from spotify_etl.definitions import defs\n"
-             "from dagster._core.remote_representation.external_data import RepositorySnap\n"
-             "from dagster_shared.serdes import serialize_value\n"
-             "print(serialize_value(RepositorySnap.from_def(defs.get_repository_def())))"],
-            env=env, capture_output=True, text=True, timeout=300, check=True,
-        ).stdout  # fmt: skip
+            [
+                sys.executable,
+                "-c",
+                "from spotify_etl.definitions import defs\n"
+                "from dagster._core.remote_representation.external_data import RepositorySnap\n"
+                "from dagster_shared.serdes import serialize_value\n"
+                "print(serialize_value(RepositorySnap.from_def(defs.get_repository_def())))",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        ).stdout
         tokens = list(server.sim.issued_tokens)
 
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT count(*) FROM staging.spotify_track_data").fetchone()[0] == 5  # the secrets were used
+        assert (
+            conn.execute("SELECT count(*) FROM staging.spotify_track_data").fetchone()[0] == 5
+        )  # the secrets were used
     assert tokens and "SPOTIPY_CLIENT_SECRET" in snapshot
     # Every byte the run left: Dagster's run and event storage (metadata included), the JSON
     # log, the report; and what the command printed.
     stored = [(path, path.read_bytes()) for path in home.rglob("*") if path.is_file()]
     assert any(path.name == "spotify_etl.log" for path, _ in stored)
     assert any(path.suffix == ".db" for path, _ in stored)
-    places = [*stored, (Path("stdout"), run.stdout.encode()), (Path("stderr"), run.stderr.encode()), (Path("ui"), snapshot.encode())]
+    places = [
+        *stored,
+        (Path("stdout"), run.stdout.encode()),
+        (Path("stderr"), run.stderr.encode()),
+        (Path("ui"), snapshot.encode()),
+    ]
     for secret in (CLIENT_SECRET, DB_PASSWORD, *tokens):
         leaks = [str(path) for path, data in places if secret.encode() in data]
         assert not leaks, f"{secret[:6]}… found in {leaks}"
@@ -77,14 +98,20 @@ def _built_from_text(node: ast.AST) -> bool:
     if isinstance(node, ast.JoinedStr):
         return True
     if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mod, ast.Add)):
-        return any(isinstance(side, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(side, "value", ""), str) for side in (node.left, node.right))
+        return any(
+            isinstance(side, (ast.Constant, ast.JoinedStr)) and isinstance(getattr(side, "value", ""), str)
+            for side in (node.left, node.right)
+        )
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "format":
         return isinstance(node.func.value, (ast.Constant, ast.JoinedStr))
     return False
 
 
 def _mentions_sql(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Constant) and isinstance(n.value, str) and any(w in n.value.upper() for w in _SQL_WORDS) for n in ast.walk(node))
+    return any(
+        isinstance(n, ast.Constant) and isinstance(n.value, str) and any(w in n.value.upper() for w in _SQL_WORDS)
+        for n in ast.walk(node)
+    )
 
 
 def test_sql_is_always_parameterised_or_composed_with_psycopg_sql() -> None:

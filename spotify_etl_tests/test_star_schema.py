@@ -6,11 +6,14 @@ from datetime import datetime
 
 import pytest
 
-from spotify_etl.synthetic import write_export
+from spotify_etl.lib.synthetic import write_export
 from spotify_etl_tests.export_factory import episode_play, play, write_json
 from spotify_etl_tests.pipeline_helpers import check_results, materialize_all
 
 FACT_ROWS = "SELECT * FROM core.{} ORDER BY play_id"
+_MARCH = "ts >= '2024-03-01' AND ts < '2024-04-01'"
+IN_MARCH = f"SELECT play_id, xmin::text FROM core.fact_tracks_history WHERE {_MARCH} ORDER BY 1"
+OUTSIDE_MARCH = f"SELECT play_id, xmin::text FROM core.fact_tracks_history WHERE NOT ({_MARCH}) ORDER BY 1"
 
 
 def rows(conn, query: str, *params) -> list[tuple]:
@@ -20,7 +23,9 @@ def rows(conn, query: str, *params) -> list[tuple]:
 @pytest.fixture
 def sample_raw(raw_dir):
     """A small synthetic export: 1,500 plays over 2024-2025, music and podcasts."""
-    write_export(raw_dir, 1500, per_file=600, start=datetime(2024, 1, 1).astimezone(), end=datetime(2025, 6, 30).astimezone())
+    write_export(
+        raw_dir, 1500, per_file=600, start=datetime(2024, 1, 1).astimezone(), end=datetime(2025, 6, 30).astimezone()
+    )
     return raw_dir
 
 
@@ -36,7 +41,9 @@ def test_full_build_reconciles_and_every_key_resolves(conn, warehouse, sample_ra
         "failed_uris": True,
     }
     staged = dict(rows(conn, "SELECT content_kind, count(*) FROM staging.streaming_history GROUP BY 1"))
-    assert conn.execute("SELECT count(*) FROM core.fact_tracks_history").fetchone()[0] == staged.get("track", 0) + staged.get("local", 0)
+    assert conn.execute("SELECT count(*) FROM core.fact_tracks_history").fetchone()[0] == staged.get(
+        "track", 0
+    ) + staged.get("local", 0)
     assert conn.execute("SELECT count(*) FROM core.fact_podcasts_history").fetchone()[0] == staged["episode"]
     nulls = conn.execute(
         "SELECT count(*) FROM core.fact_tracks_history WHERE track_id IS NULL OR artist_id IS NULL"
@@ -50,18 +57,33 @@ def test_reloading_one_month_changes_nothing_and_touches_no_other_month(conn, wa
     materialize_all(warehouse, sample_raw)
     conn.commit()
     before = rows(conn, FACT_ROWS.format("fact_tracks_history"))
-    other_months = rows(conn, "SELECT play_id, xmin::text FROM core.fact_tracks_history WHERE ts < '2024-03-01' OR ts >= '2024-04-01' ORDER BY 1")
-    march_before = rows(conn, "SELECT play_id, xmin::text FROM core.fact_tracks_history WHERE ts >= '2024-03-01' AND ts < '2024-04-01' ORDER BY 1")
+    other_months = rows(
+        conn,
+        OUTSIDE_MARCH,
+    )
+    march_before = rows(
+        conn,
+        IN_MARCH,
+    )
     assert march_before
 
     materialize_all(warehouse, sample_raw, months=("2024-03-01", "2024-03-01"), selection=["fact_tracks_history"])
     conn.commit()
     assert rows(conn, FACT_ROWS.format("fact_tracks_history")) == before
     # Other months' rows are the very same tuples (same xmin); March's were rewritten.
-    assert rows(conn, "SELECT play_id, xmin::text FROM core.fact_tracks_history WHERE ts < '2024-03-01' OR ts >= '2024-04-01' ORDER BY 1") == other_months
-    march_after = rows(conn, "SELECT play_id, xmin::text FROM core.fact_tracks_history WHERE ts >= '2024-03-01' AND ts < '2024-04-01' ORDER BY 1")
+    assert (
+        rows(
+            conn,
+            OUTSIDE_MARCH,
+        )
+        == other_months
+    )
+    march_after = rows(
+        conn,
+        IN_MARCH,
+    )
     assert [p for p, _ in march_after] == [p for p, _ in march_before]
-    assert all(a != b for (_, a), (_, b) in zip(march_after, march_before))
+    assert all(a != b for (_, a), (_, b) in zip(march_after, march_before, strict=False))
 
 
 def test_month_by_month_equals_all_at_once(conn, warehouse, sample_raw) -> None:
@@ -70,17 +92,27 @@ def test_month_by_month_equals_all_at_once(conn, warehouse, sample_raw) -> None:
     at_once = {t: rows(conn, FACT_ROWS.format(t)) for t in ("fact_tracks_history", "fact_podcasts_history")}
     conn.execute("TRUNCATE core.fact_tracks_history, core.fact_podcasts_history")
     conn.commit()
-    for month in ["2023-12-01", "2024-01-01", "2024-02-01"] + [f"2024-{m:02d}-01" for m in range(3, 13)] + [f"2025-{m:02d}-01" for m in range(1, 8)]:
-        materialize_all(warehouse, sample_raw, months=(month, month), selection=["fact_tracks_history", "fact_podcasts_history"])
+    for month in (
+        ["2023-12-01", "2024-01-01", "2024-02-01"]
+        + [f"2024-{m:02d}-01" for m in range(3, 13)]
+        + [f"2025-{m:02d}-01" for m in range(1, 8)]
+    ):
+        materialize_all(
+            warehouse, sample_raw, months=(month, month), selection=["fact_tracks_history", "fact_podcasts_history"]
+        )
     conn.commit()
     assert {t: rows(conn, FACT_ROWS.format(t)) for t in at_once} == at_once
 
 
 def test_reconciliation_fails_when_a_fact_row_is_deleted_behind_its_back(conn, warehouse, sample_raw) -> None:
     materialize_all(warehouse, sample_raw)
-    conn.execute("DELETE FROM core.fact_tracks_history WHERE play_id = (SELECT min(play_id) FROM core.fact_tracks_history)")
+    conn.execute(
+        "DELETE FROM core.fact_tracks_history WHERE play_id = (SELECT min(play_id) FROM core.fact_tracks_history)"
+    )
     conn.commit()
-    result = materialize_all(warehouse, sample_raw, months=("2030-01-01", "2030-01-01"), selection=["fact_tracks_history"])
+    result = materialize_all(
+        warehouse, sample_raw, months=("2030-01-01", "2030-01-01"), selection=["fact_tracks_history"]
+    )
     checks = check_results(result)
     assert checks["reconciles_with_staging"] is False
     assert checks["no_duplicate_plays"] is True
@@ -95,22 +127,29 @@ def _local(conn, ts: str) -> tuple:
 
 
 def test_local_time_across_dst_and_abroad(conn, warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", [
-        # Spring forward in Berlin: 2024-03-31 01:00 UTC is 03:00 CEST (02:xx does not exist).
-        play("2024-03-31T00:59:00Z", conn_country="DE"),
-        play("2024-03-31T01:00:00Z", conn_country="DE"),
-        # Fall back: 2024-10-27 00:30 UTC is 02:30 CEST, 01:30 UTC is 02:30 CET.
-        play("2024-10-27T00:30:00Z", conn_country="DE"),
-        play("2024-10-27T01:30:00Z", conn_country="DE"),
-        # Travelling: Japan has one zone; the US has many (home zone used).
-        play("2024-05-01T12:00:00Z", conn_country="JP"),
-        play("2024-05-02T12:00:00Z", conn_country="US"),
-        # No country: home.
-        play("2024-05-03T23:30:00Z", conn_country=None),
-    ] + [play(f"2024-06-{d:02d}T10:00:00Z", conn_country="DE") for d in range(1, 20)])  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2024_0.json",
+        [
+            # Spring forward in Berlin: 2024-03-31 01:00 UTC is 03:00 CEST (02:xx does not exist).
+            play("2024-03-31T00:59:00Z", conn_country="DE"),
+            play("2024-03-31T01:00:00Z", conn_country="DE"),
+            # Fall back: 2024-10-27 00:30 UTC is 02:30 CEST, 01:30 UTC is 02:30 CET.
+            play("2024-10-27T00:30:00Z", conn_country="DE"),
+            play("2024-10-27T01:30:00Z", conn_country="DE"),
+            # Travelling: Japan has one zone; the US has many (home zone used).
+            play("2024-05-01T12:00:00Z", conn_country="JP"),
+            play("2024-05-02T12:00:00Z", conn_country="US"),
+            # No country: home.
+            play("2024-05-03T23:30:00Z", conn_country=None),
+        ]
+        + [play(f"2024-06-{d:02d}T10:00:00Z", conn_country="DE") for d in range(1, 20)],
+    )
     materialize_all(warehouse, raw_dir)
     # Home derived from the most frequent country (DE) when SPOTIFY_ETL_TIMEZONE is unset.
-    assert conn.execute("SELECT home_country, home_time_zone FROM core.dim_listener").fetchone() == ("DE", "Europe/Berlin")
+    assert conn.execute("SELECT home_country, home_time_zone FROM core.dim_listener").fetchone() == (
+        "DE",
+        "Europe/Berlin",
+    )
     assert _local(conn, "2024-03-31T00:59:00Z") == ("2024-03-31 01:59:00", "Europe/Berlin", 159, "2024-03-31")
     assert _local(conn, "2024-03-31T01:00:00Z") == ("2024-03-31 03:00:00", "Europe/Berlin", 300, "2024-03-31")
     assert _local(conn, "2024-10-27T00:30:00Z")[0] == "2024-10-27 02:30:00"
@@ -122,7 +161,7 @@ def test_local_time_across_dst_and_abroad(conn, warehouse, raw_dir) -> None:
 
 def test_configured_home_zone_wins(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", [play("2024-01-15T12:00:00Z", conn_country="US")])
-    materialize_all(warehouse, raw_dir, run_config={"dim_listener": {"config": {"home_time_zone": "America/New_York"}}})
+    materialize_all(warehouse, raw_dir, home_time_zone="America/New_York")
     assert _local(conn, "2024-01-15T12:00:00Z")[:2] == ("2024-01-15 07:00:00", "America/New_York")
 
 
@@ -137,8 +176,11 @@ def test_sessions_split_at_the_gap(conn, warehouse, raw_dir) -> None:
     ]
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
     materialize_all(warehouse, raw_dir)
-    sessions = rows(conn, "SELECT plays, session_start::text, session_end::text, minutes_played, length_category"
-                          " FROM core.fact_listening_sessions ORDER BY session_start")  # fmt: skip
+    sessions = rows(
+        conn,
+        "SELECT plays, session_start::text, session_end::text, minutes_played, length_category"
+        " FROM core.fact_listening_sessions ORDER BY session_start",
+    )
     assert [s[0] for s in sessions] == [3, 2]
     assert sessions[0][1:3] == ("2024-02-01 10:00:00+00", "2024-02-01 10:38:00+00")
     assert sessions[1][3] == 23  # 3 + 20 minutes
@@ -150,18 +192,25 @@ def test_sessions_split_at_the_gap(conn, warehouse, raw_dir) -> None:
 
 
 def test_generated_dimensions(conn, warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2021_0.json", [
-        play("2021-01-03T12:00:00Z", platform="Android OS 9 API 28 (samsung, SM-G960F)", reason_start="brand-new-reason"),
-        play("2021-01-04T12:00:00Z", platform="iOS 11.4 (iPhone6,1)", reason_end=""),
-        play("2021-01-05T12:00:00Z", platform="web_player windows 10;chrome 96.0.4664.110;desktop"),
-        play("2021-01-06T12:00:00Z", platform="Partner google cast_tv;Chromecast;;"),
-        play("2021-01-07T12:00:00Z", platform="Partner sonos_speaker;Sonos;One;;"),
-        play("2021-01-08T12:00:00Z", platform="OS X 10.15.7 [x86 8]"),
-        play("2021-01-09T12:00:00Z", platform="windows"),
-        play("2021-01-10T12:00:00Z", platform="linux"),
-        play("2021-01-11T12:00:00Z", platform="Android Auto (Volvo)"),
-        play("2021-01-12T12:00:00Z", platform="not_applicable"),
-    ])  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2021_0.json",
+        [
+            play(
+                "2021-01-03T12:00:00Z",
+                platform="Android OS 9 API 28 (samsung, SM-G960F)",
+                reason_start="brand-new-reason",
+            ),
+            play("2021-01-04T12:00:00Z", platform="iOS 11.4 (iPhone6,1)", reason_end=""),
+            play("2021-01-05T12:00:00Z", platform="web_player windows 10;chrome 96.0.4664.110;desktop"),
+            play("2021-01-06T12:00:00Z", platform="Partner google cast_tv;Chromecast;;"),
+            play("2021-01-07T12:00:00Z", platform="Partner sonos_speaker;Sonos;One;;"),
+            play("2021-01-08T12:00:00Z", platform="OS X 10.15.7 [x86 8]"),
+            play("2021-01-09T12:00:00Z", platform="windows"),
+            play("2021-01-10T12:00:00Z", platform="linux"),
+            play("2021-01-11T12:00:00Z", platform="Android Auto (Volvo)"),
+            play("2021-01-12T12:00:00Z", platform="not_applicable"),
+        ],
+    )
     materialize_all(warehouse, raw_dir)
     families = dict(rows(conn, "SELECT platform, device_family FROM core.dim_platform WHERE platform_id <> 0"))
     assert families == {
@@ -177,9 +226,9 @@ def test_generated_dimensions(conn, warehouse, raw_dir) -> None:
         "not_applicable": "other",
     }
     # 2021-01-03 is a Sunday in ISO week 53 of 2020.
-    assert rows(conn, "SELECT month_name, day_name, iso_week, iso_year, is_weekend FROM core.dim_date WHERE date = '2021-01-03'") == [
-        ("January", "Sunday", 53, 2020, True)
-    ]
+    assert rows(
+        conn, "SELECT month_name, day_name, iso_week, iso_year, is_weekend FROM core.dim_date WHERE date = '2021-01-03'"
+    ) == [("January", "Sunday", 53, 2020, True)]
     assert conn.execute("SELECT count(*) FROM core.dim_time").fetchone()[0] == 1440
     assert conn.execute("SELECT part_of_day FROM core.dim_time WHERE time_id = 1345").fetchone()[0] == "afternoon"
     new_reason = rows(conn, "SELECT is_known, reason_group FROM core.dim_reason WHERE reason_code = 'brand-new-reason'")
@@ -192,12 +241,22 @@ def test_generated_dimensions(conn, warehouse, raw_dir) -> None:
 
 
 def test_local_files_and_account_only_tracks_get_name_keyed_members(conn, warehouse, raw_dir) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2021_0.json", [
-        play("2021-01-03T12:00:00Z", track="Demo", artist="Me", spotify_track_uri=None),
-        play("2021-01-03T12:05:00Z", track="Tape", spotify_track_uri="spotify:local:Me:Album:Tape:200"),
-    ])  # fmt: skip
-    write_json(raw_dir / "StreamingHistory_music_0.json", [{"endTime": "2021-02-01 10:00", "artistName": "X", "trackName": "Y", "msPlayed": 1}])
+    write_json(
+        raw_dir / "Streaming_History_Audio_2021_0.json",
+        [
+            play("2021-01-03T12:00:00Z", track="Demo", artist="Me", spotify_track_uri=None),
+            play("2021-01-03T12:05:00Z", track="Tape", spotify_track_uri="spotify:local:Me:Album:Tape:200"),
+        ],
+    )
+    write_json(
+        raw_dir / "StreamingHistory_music_0.json",
+        [{"endTime": "2021-02-01 10:00", "artistName": "X", "trackName": "Y", "msPlayed": 1}],
+    )
     materialize_all(warehouse, raw_dir)
-    members = rows(conn, "SELECT track_name, is_local, spotify_track_uri IS NULL FROM core.dim_track WHERE track_id <> 0 ORDER BY track_name")
+    members = rows(
+        conn,
+        "SELECT track_name, is_local, spotify_track_uri IS NULL FROM core.dim_track"
+        " WHERE track_id <> 0 ORDER BY track_name",
+    )
     assert members == [("Demo", True, True), ("Tape", True, True), ("Y", False, True)]
     assert conn.execute("SELECT count(*) FROM core.fact_tracks_history WHERE track_id = 0").fetchone()[0] == 0

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from spotify_etl.track_versions import TrackRow, link_versions, read_overrides, song_title
+from spotify_etl.lib.track_versions import TrackRow, link_versions, read_overrides, song_title
 from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.pipeline_helpers import materialize_all
 
@@ -61,7 +61,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("title_a, artist_a, title_b, artist_b, same", CASES, ids=[f"{c[0]}~{c[2]}~{c[3]}" for c in CASES])
+@pytest.mark.parametrize(
+    "title_a, artist_a, title_b, artist_b, same", CASES, ids=[f"{c[0]}~{c[2]}~{c[3]}" for c in CASES]
+)
 def test_versions_merge_and_look_alikes_do_not(title_a, artist_a, title_b, artist_b, same) -> None:
     a = TrackRow(1, "spotify:track:a", title_a, artist_a)
     b = TrackRow(2, "spotify:track:b", title_b, artist_b)
@@ -93,7 +95,7 @@ def test_isrc_links_the_same_recording_across_albums() -> None:
     album = TrackRow(1, "u1", "Other Title", "A", isrc="GBAYE0601498", release_date=date(2001, 1, 1))
     compilation = TrackRow(2, "u2", "Completely Different", "B", isrc="gbaye0601498", release_date=date(2010, 1, 1))
     links = link_versions([album, compilation])
-    assert links[2] .parent_track_id == 1 and links[2].rule == "isrc"
+    assert links[2].parent_track_id == 1 and links[2].rule == "isrc"
 
 
 def test_an_override_beats_every_rule() -> None:
@@ -120,18 +122,25 @@ def test_overrides_file_is_validated(tmp_path) -> None:
 
 
 def test_links_in_the_warehouse_are_stable_and_counted_by_song(conn, warehouse, raw_dir, tmp_path) -> None:
-    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", [
-        play("2024-01-01T10:00:00Z", track="Wonderwall", artist="Oasis"),
-        play("2024-01-01T10:05:00Z", track="Wonderwall - Remastered", artist="Oasis"),
-        play("2024-01-01T10:10:00Z", track="Wonderwall - Live at Knebworth", artist="Oasis"),
-        play("2024-01-01T10:15:00Z", track="Wonderwall", artist="Ryan Adams"),
-        play("2024-01-01T10:20:00Z", track="Live Forever", artist="Oasis"),
-    ])  # fmt: skip
-    materialize_all(warehouse, raw_dir, run_config={"track_versions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}})
-    parents = dict(conn.execute(
-        "SELECT t.track_name || ' / ' || t.artist_name, p.track_name FROM core.dim_track t"
-        " JOIN core.dim_track p ON p.track_id = t.parent_track_id WHERE t.track_id <> 0"
-    ).fetchall())  # fmt: skip
+    write_json(
+        raw_dir / "Streaming_History_Audio_2024_0.json",
+        [
+            play("2024-01-01T10:00:00Z", track="Wonderwall", artist="Oasis"),
+            play("2024-01-01T10:05:00Z", track="Wonderwall - Remastered", artist="Oasis"),
+            play("2024-01-01T10:10:00Z", track="Wonderwall - Live at Knebworth", artist="Oasis"),
+            play("2024-01-01T10:15:00Z", track="Wonderwall", artist="Ryan Adams"),
+            play("2024-01-01T10:20:00Z", track="Live Forever", artist="Oasis"),
+        ],
+    )
+    materialize_all(
+        warehouse, raw_dir, run_config={"track_versions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}}
+    )
+    parents = dict(
+        conn.execute(
+            "SELECT t.track_name || ' / ' || t.artist_name, p.track_name FROM core.dim_track t"
+            " JOIN core.dim_track p ON p.track_id = t.parent_track_id WHERE t.track_id <> 0"
+        ).fetchall()
+    )
     assert parents == {
         "Wonderwall / Oasis": "Wonderwall",
         "Wonderwall - Remastered / Oasis": "Wonderwall",
@@ -141,10 +150,19 @@ def test_links_in_the_warehouse_are_stable_and_counted_by_song(conn, warehouse, 
     }
     rules = dict(conn.execute("SELECT rule, count(*) FROM etl_internal.parent_tracks GROUP BY 1").fetchall())
     assert rules == {"original": 3, "title:remaster": 1, "title:live": 1}
-    songs = conn.execute("SELECT song, artist_name, plays, versions_played FROM mart.top_songs_by_year WHERE rank = 1").fetchall()
+    songs = conn.execute(
+        "SELECT song, artist_name, plays, versions_played FROM mart.top_songs_by_year WHERE rank = 1"
+    ).fetchall()
     assert songs == [("Wonderwall", "Oasis", 3, 3)]
     conn.commit()
     before = conn.execute("SELECT child_track_id, linked_at FROM etl_internal.parent_tracks ORDER BY 1").fetchall()
-    materialize_all(warehouse, raw_dir, selection=["track_versions"], run_config={"track_versions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}})
+    materialize_all(
+        warehouse,
+        raw_dir,
+        selection=["track_versions"],
+        run_config={"track_versions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}},
+    )
     conn.commit()
-    assert conn.execute("SELECT child_track_id, linked_at FROM etl_internal.parent_tracks ORDER BY 1").fetchall() == before
+    assert (
+        conn.execute("SELECT child_track_id, linked_at FROM etl_internal.parent_tracks ORDER BY 1").fetchall() == before
+    )

@@ -27,16 +27,31 @@ DESIGN_ASSETS = {
     "raw": ["raw_plays"],
     "enrichment": ["enriched_tracks", "enriched_artists", "enriched_episodes", "enriched_podcasts"],
     "core": [
-        "dim_date", "dim_time", "dim_reason", "dim_platform", "dim_listener", "dim_artist", "dim_track",
-        "dim_podcast", "dim_episode", "track_versions", "fact_listening_sessions", "fact_tracks_history",
+        "dim_date",
+        "dim_time",
+        "dim_reason",
+        "dim_platform",
+        "dim_listener",
+        "dim_artist",
+        "dim_track",
+        "dim_podcast",
+        "dim_episode",
+        "track_versions",
+        "fact_listening_sessions",
+        "fact_tracks_history",
         "fact_podcasts_history",
     ],
-    "mart": ["listening_report"],
-}  # fmt: skip
+    "mart": ["listening_report", "minutes_by_month", "year_in_review"],
+}
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def _free_port() -> int:
@@ -53,9 +68,14 @@ def ui(database_url, tmp_path):
     # Output goes to a file, not a pipe: a full pipe would stall the UI's processes.
     with log.open("w") as out:
         process = subprocess.Popen(
-            [CLI, "ui", "--sample", "--port", str(port)], env=env, cwd=tmp_path,
-            stdout=out, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-        )  # fmt: skip
+            [CLI, "ui", "--sample", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
     address = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
     while "Dagster UI ready" not in log.read_text() and time.monotonic() < deadline and process.poll() is None:

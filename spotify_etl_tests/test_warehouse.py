@@ -16,16 +16,16 @@ import psutil
 import psycopg
 import pytest
 
-from spotify_etl.resources.embedded_postgres import HANDLES_FILE, pgdata_dir
-from spotify_etl.resources.migrations import MIGRATIONS_DIR, apply_migrations, discover_migrations
-from spotify_etl.resources.warehouse import WarehouseResource, redact_url
+from spotify_etl.defs.resources.warehouse import WarehouseResource, redact_url
+from spotify_etl.lib.warehouse.embedded_postgres import HANDLES_FILE, pgdata_dir
+from spotify_etl.lib.warehouse.migrations import MIGRATIONS_DIR, apply_migrations, discover_migrations
 
 # A child process that joins the embedded server under HOME, prints the postmaster's pid and
 # its own, then waits for a line on stdin (or is killed) before exiting.
 _JOINER = textwrap.dedent(
     """
     import sys, psycopg
-    from spotify_etl.resources.warehouse import WarehouseResource
+    from spotify_etl.defs.resources.warehouse import WarehouseResource
     url = WarehouseResource(home=sys.argv[1]).url()
     with psycopg.connect(url) as conn:
         pid = conn.execute("SELECT pg_backend_pid()").fetchone()
@@ -154,3 +154,42 @@ def test_redact_url_hides_the_password() -> None:
     redacted = redact_url("postgresql://etl:s3cret-pw@db.example:5432/warehouse")
     assert "s3cret-pw" not in redacted
     assert "db.example" in redacted
+
+
+def test_a_missing_sql_folder_or_empty_migrations_are_errors_not_an_empty_schema(tmp_path: Path) -> None:
+    from spotify_etl.errors import SpotifyEtlError
+    from spotify_etl.lib import package_data
+
+    with pytest.raises(SpotifyEtlError, match=r"the package's nowhere/ folder is missing \(looked in .*nowhere"):
+        package_data._shipped("nowhere", "nowhere")
+    (tmp_path / "migrations").mkdir()
+    with pytest.raises(SpotifyEtlError, match="no migrations found in .*migrations: the package is incomplete"):
+        discover_migrations(tmp_path / "migrations")
+    assert package_data.sql_dir().joinpath("migrations", "0001_schemas.sql").is_file()
+
+
+def test_views_are_created_from_their_files_and_again_only_when_one_changes(database_url: str, tmp_path: Path) -> None:
+    from spotify_etl.lib.warehouse.database import migrate
+    from spotify_etl.lib.warehouse.views import apply_views, view_files
+
+    with psycopg.connect(database_url) as conn:
+        assert "views" in migrate(conn)
+        conn.commit()
+        views = {name for (name,) in conn.execute(
+            "SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname IN ('core', 'mart')"
+        )}  # fmt: skip
+        assert views == {name for name, _ in view_files()}
+        assert migrate(conn) == []  # nothing changed: nothing re-created
+
+        # A changed file re-creates the set; a view gone from the files is dropped.
+        copy = tmp_path / "views"
+        for name, path in view_files():
+            schema, view = name.split(".")
+            (copy / schema).mkdir(parents=True, exist_ok=True)
+            if name != "mart.coverage":
+                (copy / schema / f"{view}.sql").write_text(path.read_text())
+        (copy / "mart" / "minutes_by_month.sql").write_text("CREATE VIEW mart.minutes_by_month AS SELECT 1 AS changed;")
+        assert apply_views(conn, copy)
+        assert conn.execute("SELECT to_regclass('mart.coverage')").fetchone()[0] is None
+        assert conn.execute("SELECT changed FROM mart.minutes_by_month").fetchone()[0] == 1
+        assert not apply_views(conn, copy)

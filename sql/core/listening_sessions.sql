@@ -1,6 +1,7 @@
 -- Rebuild the listening sessions: a listener's plays, ordered by start (ts - ms_played),
 -- form one session while each starts less than %(gap_seconds)s after the previous ended.
 -- A session's id is its first play's play_id, so it is stable as long as its plays are.
+-- Its length category's bounds are parameters (spotify_etl/defs/core/listening_sessions.py).
 TRUNCATE core.play_session, core.fact_listening_sessions;
 
 CREATE TEMP TABLE session_plays ON COMMIT DROP AS
@@ -30,9 +31,9 @@ INSERT INTO core.fact_listening_sessions
     (session_id, listener, session_start, session_end, plays, minutes_played, length_category)
 SELECT session_id, listener, min(started), max(ts), count(*),
        round(sum(ms_played) / 60000.0, 2),
-       CASE WHEN max(ts) - min(started) < interval '15 minutes' THEN 'short'
-            WHEN max(ts) - min(started) < interval '60 minutes' THEN 'medium'
-            WHEN max(ts) - min(started) < interval '180 minutes' THEN 'long'
+       CASE WHEN max(ts) - min(started) < make_interval(mins => %(short_below_minutes)s) THEN 'short'
+            WHEN max(ts) - min(started) < make_interval(mins => %(medium_below_minutes)s) THEN 'medium'
+            WHEN max(ts) - min(started) < make_interval(mins => %(long_below_minutes)s) THEN 'long'
             ELSE 'marathon' END
 FROM session_plays
 GROUP BY session_id, listener;

@@ -1,6 +1,6 @@
 -- The per-connection table that one file's plays are COPYed into before the set-based merge.
--- Its columns are spotify_etl.export.records.COLUMNS, in that order, with the types of
--- spotify_etl.export.records.COLUMN_TYPES (binary COPY needs both to agree).
+-- Its columns are spotify_etl.lib.export.records.COLUMNS, in that order, with the types of
+-- spotify_etl.lib.export.records.COLUMN_TYPES (binary COPY needs both to agree).
 CREATE TEMP TABLE IF NOT EXISTS load_plays (
     listener                 text,
     ts                       timestamptz,

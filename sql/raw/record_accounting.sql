@@ -1,7 +1,7 @@
 -- Files whose counts do not add up, or do not match what they left in the warehouse: records
 -- read = stored + duplicates + rejected; stored = the file's rows in staging; rejected = its
 -- rows in rejected_records. Plus staged or rejected rows whose file is not in the ledger.
--- Each count was observed on its own (see spotify_etl/ingestion.py), so this can fail.
+-- Each count was observed on its own (see spotify_etl/lib/ingestion.py), so this can fail.
 -- No row: every record read is accounted for.
 WITH staged AS (
     SELECT source_file_id, count(*) AS n FROM staging.streaming_history GROUP BY source_file_id

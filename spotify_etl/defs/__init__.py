@@ -1,0 +1,2 @@
+"""Dagster definitions: one package per layer (raw, enrichment, core, mart), the automation,
+the resources and the partitions."""

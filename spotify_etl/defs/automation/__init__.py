@@ -1,0 +1,2 @@
+"""Automation: the jobs a user launches by name, the sensor on the raw directory, the
+schedule that retries pending enrichment, and the clean-up of runs whose process died."""

@@ -1,0 +1,29 @@
+"""Jobs a user finds by name in the UI and the CLI runs."""
+
+import dagster as dg
+
+from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
+
+full_load_job = dg.define_asset_job(
+    name="full_load",
+    selection=dg.AssetSelection.all(),
+    description=(
+        "Ingest every export under the raw directory and build everything downstream. "
+        "Launch it over all months (or a range) as one run."
+    ),
+)
+
+reload_months_job = dg.define_asset_job(
+    name="reload_months",
+    selection=dg.AssetSelection.assets(fact_tracks_history, fact_podcasts_history),
+    description=(
+        "Reload the facts of chosen months from staging (delete and insert). Launch a backfill "
+        "over the months you want; it runs as one run."
+    ),
+)
+
+retry_enrichment_job = dg.define_asset_job(
+    name="retry_enrichment",
+    selection=dg.AssetSelection.groups("enrichment"),
+    description="Fetch pending enrichment from the Spotify Web API (scheduled hourly).",
+)

@@ -1,0 +1,106 @@
+"""The fact tables' integrity checks, each a file of `sql/checks/` that returns the offending
+rows: no row, no problem. All are ERROR checks: a failing one fails the command that ran it.
+
+Every query covers both fact tables. A check hangs on fact_tracks_history (the UI shows it
+there) and declares everything else its query reads, fact_podcasts_history first, so the
+lineage and the UI's staleness see it on both."""
+
+from dataclasses import dataclass
+
+import dagster as dg
+
+from spotify_etl.defs.core.dimensions import (
+    dim_artist,
+    dim_date,
+    dim_episode,
+    dim_platform,
+    dim_podcast,
+    dim_reason,
+    dim_time,
+    dim_track,
+)
+from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
+from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
+from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.lib.warehouse.sql_files import load_sql
+
+
+@dataclass(frozen=True)
+class FactCheck:
+    name: str  # also its file, sql/checks/<name>.sql
+    problems: str  # what a returned row is, in the plural
+    description: str
+    reads: tuple[dg.AssetsDefinition, ...] = ()  # besides both fact tables
+
+
+FACT_CHECKS = (
+    FactCheck(
+        "no_duplicate_plays",
+        "duplicate natural keys",
+        "No two fact rows share a natural key (listener, ts, content, ms_played).",
+    ),
+    FactCheck(
+        "no_orphan_keys",
+        "orphan dimension keys",
+        "Every dimension key of a fact row exists in its dimension.",
+        (
+            dim_track,
+            dim_artist,
+            dim_episode,
+            dim_podcast,
+            dim_date,
+            dim_time,
+            dim_reason,
+            dim_platform,
+            fact_listening_sessions,
+        ),
+    ),  # fmt: skip
+    FactCheck(
+        "reconciles_with_staging",
+        "months that do not reconcile",
+        "Plays in staging by kind and month = fact rows + explicitly excluded ones (audiobooks, unknown "
+        "content); ms_played sums agree.",
+        (raw_plays,),
+    ),
+    FactCheck(
+        "dim_date_covers_facts", "fact dates missing from dim_date", "Every fact date is in dim_date.", (dim_date,)
+    ),
+)
+
+
+def _check_from_sql(warehouse: WarehouseResource, check: FactCheck) -> dg.AssetCheckResult:
+    """Pass when the check's query returns no row; the rows found are the evidence."""
+    with warehouse.connect() as conn:
+        cursor = conn.execute(load_sql(f"checks/{check.name}.sql"))
+        rows = cursor.fetchall()
+        columns = [c.name for c in cursor.description]
+    return dg.AssetCheckResult(
+        check_name=check.name,
+        asset_key=fact_tracks_history.key,
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"{len(rows)} {check.problems}" if rows else f"no {check.problems}",
+        metadata={
+            "problems": len(rows),
+            "first_problems": dg.MetadataValue.json(
+                [dict(zip(columns, map(str, row), strict=True)) for row in rows[:20]]
+            ),
+        },
+    )
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            check.name,
+            asset=fact_tracks_history,
+            additional_deps=[fact_podcasts_history, *check.reads],
+            description=check.description,
+        )
+        for check in FACT_CHECKS
+    ],
+)
+def fact_integrity_checks(warehouse: WarehouseResource):
+    for check in FACT_CHECKS:
+        yield _check_from_sql(warehouse, check)

@@ -1,0 +1,91 @@
+"""The dimensions, each built set-based by one file of `sql/core/` named like it.
+
+They are created from the export's own names, so facts never wait for the API; enrichment
+fills their other columns in place later. Every build is an idempotent upsert.
+"""
+
+import dagster as dg
+
+from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
+from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.resources import ExportsResource, WarehouseResource
+from spotify_etl.lib.timezones import single_zone_countries, validate_zone
+
+
+def _dimension(name: str, description: str, *upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        name=name,
+        deps=[raw_plays, *upstream],
+        kinds={"postgres", "sql"},
+        description=f"core.{name}: {description} Built by sql/core/{name}.sql.",
+    )
+    def build(warehouse: WarehouseResource) -> dg.MaterializeResult:
+        warehouse.run_sql_file(f"core/{name}.sql")
+        return dg.MaterializeResult(metadata=warehouse.table_metadata(f"core.{name}"))
+
+    return build
+
+
+dim_date = _dimension("dim_date", "Calendar days covering every play (local dates), ISO week and year, weekend flag.")
+dim_time = _dimension("dim_time", "The 1,440 minutes of a day (HHMM) and their part of the day.")
+dim_reason = _dimension(
+    "dim_reason", "Known reason_start/reason_end vocabulary with descriptions and groups, plus any new value met."
+)
+dim_platform = _dimension(
+    "dim_platform",
+    "Raw platform strings and their device family (android, ios, desktop-*, web, cast/TV, speaker/partner, car, "
+    "other).",
+)
+dim_artist = _dimension(
+    "dim_artist",
+    "Artists: named by the export first, keyed by Spotify URI once enriched.",
+    enriched_tracks,
+    enriched_artists,
+)
+dim_track = _dimension(
+    "dim_track",
+    "Tracks (with album columns, and core.bridge_track_artist for every artist once enriched) keyed by URI, or by "
+    "names for local files and account data.",
+    dim_artist,
+    enriched_tracks,
+)
+dim_podcast = _dimension(
+    "dim_podcast",
+    "Podcasts (shows): named by the export first, keyed by URI once enriched.",
+    enriched_episodes,
+    enriched_podcasts,
+)
+dim_episode = _dimension(
+    "dim_episode", "Podcast episodes keyed by URI, with their show.", dim_podcast, enriched_episodes
+)
+
+
+@dg.asset(
+    deps=[raw_plays],
+    kinds={"postgres", "sql"},
+    description=(
+        "core.dim_listener: each listener (one per export folder) with home country and home "
+        "time zone (the exports resource's home_time_zone, else the zone of the most frequent "
+        "conn_country). Built by sql/core/dim_listener.sql."
+    ),
+)
+def dim_listener(exports: ExportsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    home = validate_zone(exports.home_time_zone) if exports.home_time_zone else None
+    countries = single_zone_countries()
+    with warehouse.connect() as conn:
+        # Only zones this server's time zone database knows can be used with AT TIME ZONE.
+        known = {name for (name,) in conn.execute("SELECT name FROM pg_timezone_names")}
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "INSERT INTO etl_internal.country_timezone (country_code, timezone) VALUES (%s, %s)"
+                " ON CONFLICT (country_code) DO UPDATE SET timezone = excluded.timezone",
+                [(country, zone) for country, zone in sorted(countries.items()) if zone in known],
+            )
+        if home and home not in known:
+            raise ValueError(f"time zone {home!r} is unknown to the PostgreSQL server")
+    warehouse.run_sql_file("core/dim_listener.sql", {"home_time_zone": home})
+    with warehouse.connect() as conn:
+        homes = dict(conn.execute("SELECT listener, home_time_zone FROM core.dim_listener ORDER BY 1").fetchall())
+    return dg.MaterializeResult(
+        metadata={**warehouse.table_metadata("core.dim_listener"), "home_time_zones": dg.MetadataValue.json(homes)}
+    )

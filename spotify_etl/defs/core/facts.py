@@ -1,0 +1,95 @@
+"""fact_tracks_history, fact_podcasts_history: one row per play, partitioned by calendar month
+of ts (UTC).
+
+Loading a month deletes that month's rows and inserts them again from staging in one
+transaction, so building month by month or all at once gives identical tables. A run over
+many months (a backfill) is one run and one statement (BackfillPolicy.single_run()).
+"""
+
+from datetime import datetime
+
+import dagster as dg
+from psycopg import sql
+
+from spotify_etl.defs.core.dimensions import (
+    dim_artist,
+    dim_date,
+    dim_episode,
+    dim_listener,
+    dim_platform,
+    dim_podcast,
+    dim_reason,
+    dim_time,
+    dim_track,
+)
+from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
+from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.lib.warehouse.database import execute_sql_file
+
+# How a play is categorised (play_category):
+#   skip     less than SKIP_BELOW_MS played: Spotify itself counts a stream only after 30 s;
+#   full     at least FULL_FROM_SHARE of the duration (when enrichment knows it), or the
+#            stream ended with reason 'trackdone';
+#   partial  everything else.
+# is_skip is Spotify's `skipped` flag when true (it is unreliable: always false from 2015-04
+# to 2022-10), or a 'skip' play that did not end by finishing.
+SKIP_BELOW_MS = 30_000
+FULL_FROM_SHARE = 0.8
+
+_FACT_DEPS = [dim_date, dim_time, dim_reason, dim_platform, dim_listener, fact_listening_sessions]
+
+
+def _load_months(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str) -> dg.MaterializeResult:
+    window = context.partition_time_window
+    start, end = window.start, window.end
+    params = {"start": start, "end": end, "skip_below_ms": SKIP_BELOW_MS, "full_from_share": FULL_FROM_SHARE}
+    with warehouse.connect() as conn:
+        execute_sql_file(conn, f"core/{table}.sql", params)
+        loaded = conn.execute(
+            sql.SQL("SELECT count(*), coalesce(sum(ms_played), 0) FROM {} WHERE ts >= %s AND ts < %s").format(
+                sql.Identifier("core", table)
+            ),
+            (start, end),
+        ).fetchone()
+    context.log.info(f"core.{table}: {loaded[0]} plays loaded for {_span(start, end)}")
+    return dg.MaterializeResult(
+        metadata={
+            "months": _span(start, end),
+            "plays_loaded": loaded[0],
+            "hours_loaded": round(float(loaded[1]) / 3_600_000, 1),
+            **warehouse.table_metadata(f"core.{table}"),
+        }
+    )
+
+
+def _span(start: datetime, end: datetime) -> str:
+    return f"{start:%Y-%m} .. {end:%Y-%m} (exclusive)"
+
+
+@dg.asset(
+    deps=[*_FACT_DEPS, dim_track, dim_artist],
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"postgres", "sql"},
+    description=(
+        "core.fact_tracks_history: one row per music play (tracks and local files) with local "
+        "time, session, skip/partial/full category. Built by sql/core/fact_tracks_history.sql."
+    ),
+)
+def fact_tracks_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    return _load_months(context, warehouse, "fact_tracks_history")
+
+
+@dg.asset(
+    deps=[*_FACT_DEPS, dim_episode, dim_podcast],
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    kinds={"postgres", "sql"},
+    description=(
+        "core.fact_podcasts_history: one row per podcast episode play, with local time and "
+        "session. Built by sql/core/fact_podcasts_history.sql."
+    ),
+)
+def fact_podcasts_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    return _load_months(context, warehouse, "fact_podcasts_history")

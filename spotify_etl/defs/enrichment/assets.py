@@ -1,0 +1,80 @@
+"""enriched_tracks, enriched_artists, enriched_episodes, enriched_podcasts: Spotify Web API
+responses in the jsonb cache of `staging` (spotify_etl.lib.spotify.enrichment does the work).
+Each asset succeeds whatever the API does: with no credentials it reports the pending work,
+under a long rate limit it reports when it will resume."""
+
+import dagster as dg
+
+from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.resources import SpotifyResource, WarehouseResource
+from spotify_etl.lib.spotify.client import SpotifyForbidden
+from spotify_etl.lib.spotify.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, Entity, enrich, listener_market
+
+
+def _enrich(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource, entity: Entity
+) -> dg.MaterializeResult:
+    client = spotify.client() if spotify.has_credentials else None
+    with warehouse.connect() as conn:
+        market = listener_market(conn, spotify.market) if entity.uses_market else None
+        try:
+            outcome = enrich(conn, client, entity, market=market, progress=context.log.info)
+        except SpotifyForbidden as exc:
+            raise dg.Failure(
+                description=f"Spotify refused the request (403): {exc}. Nothing else was lost; "
+                "what was fetched so far is kept.",
+            ) from exc
+    context.log.info(f"{entity.endpoint}: {outcome.status}")
+    metadata = {
+        "status": outcome.status,
+        "fetched": outcome.fetched,
+        "failed": outcome.failed,
+        "pending": outcome.pending,
+        "requests": outcome.requests,
+        **warehouse.table_metadata(f"staging.{entity.table}"),
+    }
+    if market:
+        metadata["market"] = market
+    if outcome.deferred_until:
+        metadata["deferred_until"] = outcome.deferred_until.isoformat()
+    if outcome.failures_by_reason:
+        metadata["failures_by_reason"] = dg.MetadataValue.json(outcome.failures_by_reason)
+    return dg.MaterializeResult(metadata=metadata)
+
+
+def _description(entity: Entity, source: str) -> str:
+    return (
+        f"staging.{entity.table}: Spotify API responses for every {entity.name} {source}, as jsonb; "
+        "one cached request per id, most-played first, resumable across rate limits."
+    )
+
+
+_COMMON = {"kinds": {"python", "postgres"}}
+
+
+@dg.asset(deps=[raw_plays], description=_description(TRACKS, "played"), **_COMMON)
+def enriched_tracks(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
+) -> dg.MaterializeResult:
+    return _enrich(context, warehouse, spotify, TRACKS)
+
+
+@dg.asset(deps=[enriched_tracks], description=_description(ARTISTS, "credited on a fetched track"), **_COMMON)
+def enriched_artists(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
+) -> dg.MaterializeResult:
+    return _enrich(context, warehouse, spotify, ARTISTS)
+
+
+@dg.asset(deps=[raw_plays], description=_description(EPISODES, "played"), **_COMMON)
+def enriched_episodes(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
+) -> dg.MaterializeResult:
+    return _enrich(context, warehouse, spotify, EPISODES)
+
+
+@dg.asset(deps=[enriched_episodes], description=_description(PODCASTS, "(show) of a fetched episode"), **_COMMON)
+def enriched_podcasts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
+) -> dg.MaterializeResult:
+    return _enrich(context, warehouse, spotify, PODCASTS)

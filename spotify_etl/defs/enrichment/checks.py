@@ -1,0 +1,35 @@
+"""The enrichment layer's check: URIs the Spotify API could not resolve, most played first."""
+
+import dagster as dg
+
+from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
+from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.lib.warehouse.sql_files import load_sql
+
+
+@dg.asset_check(
+    asset=enriched_tracks,
+    additional_deps=[enriched_artists, enriched_episodes, enriched_podcasts],
+    description="URIs the Spotify API could not resolve (etl_internal.failed_uris), most played first. "
+    "Warns without failing the run.",
+)
+def failed_uris(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as conn:
+        total, permanent = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE permanent) FROM etl_internal.failed_uris"
+        ).fetchone()
+        top = conn.execute(load_sql("enrichment/most_played_failed.sql")).fetchall()
+    table = "| uri | type | name | plays | reason | attempts |\n|---|---|---|---:|---|---:|\n" + "\n".join(
+        f"| {uri} | {kind} | {name or ''} | {plays} | {reason} | {attempts} |"
+        for uri, kind, name, plays, reason, attempts in top
+    )
+    return dg.AssetCheckResult(
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=f"{total} failed URIs ({permanent} permanent)" if total else "no failed URIs",
+        metadata={
+            "failed_uris": total,
+            "permanent": permanent,
+            "most_played": dg.MetadataValue.md(table if top else "none"),
+        },
+    )

@@ -1,0 +1,302 @@
+"""The listening report: charts (matplotlib, embedded as PNG) and one-line readings from the
+`mart` views (queries in sql/report/), rendered into one self-contained HTML file."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from string import Template
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display: render to files
+# Labels are names from the export: "$...$" in a name is text, not mathtext to typeset.
+matplotlib.rcParams["text.parse_math"] = False
+# Names in scripts the bundled font lacks (CJK, ...) draw as boxes; no need to warn per glyph.
+warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
+
+import matplotlib.pyplot as plt  # noqa: E402
+import psycopg  # noqa: E402
+
+from spotify_etl.lib.warehouse.sql_files import load_sql  # noqa: E402
+
+TEMPLATE = Path(__file__).with_name("template.html")
+_GREEN, _BLUE, _GREY = "#1db954", "#3d5a80", "#9aa0a6"
+_WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    reading: str
+    chart: str | None = None  # base64 PNG
+    table: tuple[list[str], list[tuple]] | None = None
+
+
+@dataclass
+class Report:
+    title: str
+    sections: list[Section] = field(default_factory=list)
+
+    def section(self, key: str) -> Section:
+        return next(s for s in self.sections if s.key == key)
+
+
+def _rows(conn: psycopg.Connection, name: str, params: dict) -> list[tuple]:
+    return conn.execute(load_sql(f"report/{name}.sql"), params).fetchall()
+
+
+def _png(fig) -> str:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _hours(minutes: float) -> str:
+    return f"{float(minutes) / 60:,.1f} hours"
+
+
+def _label(text: str, width: int = 60) -> str:
+    """A name fit for a chart axis: control characters as spaces, long names cut."""
+    text = re.sub(r"[\x00-\x1f]", " ", text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _bars(labels: list[str], values: list[float], xlabel: str, color: str = _GREEN) -> str:
+    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.38 * len(labels) + 0.8)))
+    ax.barh(labels[::-1], values[::-1], color=color)
+    ax.set_xlabel(xlabel)
+    ax.spines[["top", "right"]].set_visible(False)
+    return _png(fig)
+
+
+def build_report(conn: psycopg.Connection, *, listener: str | None = None, year: int | None = None) -> Report:
+    params = {"listener": listener, "year": year}
+    scope = f"{year}" if year else "all time"
+    who = f" — {listener}" if listener else ""
+    report = Report(f"Listening report, {scope}{who}")
+    add = report.sections.append
+
+    months = _rows(conn, "minutes_by_month", params)
+    add(_minutes_by_month(months))
+    for key, title, name, unit in (
+        ("top_artists", "Top artists", "top_artists", "minutes"),
+        ("top_tracks", "Top songs (all versions together)", "top_tracks", "plays"),
+        ("top_albums", "Top albums", "top_albums", "minutes"),
+        ("top_shows", "Top podcasts", "top_shows", "minutes"),
+    ):
+        add(_top(key, f"{title}, {scope}", _rows(conn, name, params), unit))
+    add(_clock(_rows(conn, "listening_clock", params)))
+    add(_sessions(_rows(conn, "sessions", params)))
+    add(_skips(_rows(conn, "skip_rate_by_month", params), _rows(conn, "skip_rate_by_reason", params)))
+    add(_discovery(_rows(conn, "new_artists", params)))
+    add(_completion(_rows(conn, "podcast_completion", params)))
+    add(_genres(_rows(conn, "genres", params)))
+    add(_year_in_review(conn, params))
+    add(
+        Section(
+            "coverage",
+            "Coverage notes",
+            "What the warehouse holds, what is enriched, and what was rejected or failed.",
+            table=(["item", "value"], _rows(conn, "coverage", params)),
+        )
+    )
+    return report
+
+
+def _minutes_by_month(rows: list[tuple]) -> Section:
+    if not rows:
+        return Section("minutes_by_month", "Minutes per month", "No plays yet.")
+    months = sorted({r[0] for r in rows})
+    by = {(r[0], r[1]): float(r[2]) for r in rows}
+    music = [by.get((m, "music"), 0) for m in months]
+    podcasts = [by.get((m, "podcast"), 0) for m in months]
+    fig, ax = plt.subplots(figsize=(10, 3.4))
+    ax.bar(months, music, width=25, color=_GREEN, label="music")
+    ax.bar(months, podcasts, width=25, bottom=music, color=_BLUE, label="podcasts")
+    ax.set_ylabel("minutes")
+    ax.legend(frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    reading = (
+        f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, "
+        f"{months[0]:%B %Y} to {months[-1]:%B %Y}."
+    )
+    return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, _png(fig))
+
+
+def _top(key: str, title: str, rows: list[tuple], unit: str) -> Section:
+    if not rows:
+        return Section(key, title, "Nothing played here yet.")
+    # Each query returns the names first, then its measure by which it is ranked, then one more.
+    labels = [_label(" — ".join(str(v) for v in row[:-2] if v)) for row in rows]
+    values = [float(row[-2]) for row in rows]
+    reading = f"Number one: {labels[0]} ({values[0]:,.0f} {unit})."
+    return Section(key, title, reading, _bars(labels, values, unit))
+
+
+def _clock(rows: list[tuple]) -> Section:
+    if not rows:
+        return Section("listening_clock", "Listening clock", "No plays yet.")
+    grid = [[0.0] * 24 for _ in range(7)]
+    for day, hour, minutes in rows:
+        grid[int(day) - 1][int(hour)] += float(minutes)
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    image = ax.imshow(grid, aspect="auto", cmap="Greens")
+    ax.set_yticks(range(7), _WEEKDAYS)
+    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
+    ax.set_xlabel("local hour")
+    fig.colorbar(image, ax=ax, label="minutes")
+    day, hour = max(((d, h) for d in range(7) for h in range(24)), key=lambda dh: grid[dh[0]][dh[1]])
+    reading = f"You listen most on {_WEEKDAYS[day]}days around {hour:02d}:00 (local time)."
+    return Section("listening_clock", "Listening clock (weekday × local hour)", reading, _png(fig))
+
+
+def _sessions(rows: list[tuple]) -> Section:
+    if not rows:
+        return Section("sessions", "Sessions by length", "No sessions yet.")
+    labels = [r[0] for r in rows]
+    values = [float(r[1]) for r in rows]
+    top = labels[values.index(max(values))]
+    reading = f"{sum(values):,.0f} listening sessions; most are {top}."
+    return Section(
+        "sessions",
+        "Sessions by length (short < 15 min, medium < 1 h, long < 3 h, marathon)",
+        reading,
+        _bars(labels, values, "sessions", _BLUE),
+    )
+
+
+def _skips(by_month: list[tuple], by_reason: list[tuple]) -> Section:
+    if not by_month:
+        return Section("skips", "Skip rate", "No music plays yet.")
+    plays = sum(int(r[1]) for r in by_month)
+    overall = sum(float(r[2]) * int(r[1]) for r in by_month) / plays
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2]})
+    left.plot([r[0] for r in by_month], [float(r[2]) * 100 for r in by_month], color=_GREEN)
+    left.set_ylabel("% skipped")
+    right.barh([r[0] for r in by_reason][::-1], [float(r[3]) * 100 for r in by_reason][::-1], color=_GREY)
+    right.set_xlabel("% skipped, by how the play started")
+    for ax in (left, right):
+        ax.spines[["top", "right"]].set_visible(False)
+    reading = f"{overall * 100:.1f}% of {plays:,} music plays were skips."
+    return Section("skips", "Skip rate over time and by reason", reading, _png(fig))
+
+
+def _discovery(rows: list[tuple]) -> Section:
+    if not rows:
+        return Section("discovery", "Artists discovered", "No artists yet.")
+    total = sum(int(r[1]) for r in rows)
+    fig, ax = plt.subplots(figsize=(10, 3))
+    ax.bar([r[0] for r in rows], [int(r[1]) for r in rows], width=25, color=_BLUE)
+    ax.set_ylabel("new artists")
+    ax.spines[["top", "right"]].set_visible(False)
+    best = max(rows, key=lambda r: r[1])
+    reading = f"{total:,} artists discovered; the most in {best[0]:%B %Y} ({best[1]})."
+    return Section("discovery", "Artists discovered per month", reading, _png(fig))
+
+
+def _completion(rows: list[tuple]) -> Section:
+    if not rows:
+        return Section(
+            "podcast_completion",
+            "Podcast completion",
+            "No episode durations known yet: they come with enrichment (Spotify credentials).",
+        )
+    shares = [float(r[0]) * 100 for r in rows]
+    fig, ax = plt.subplots(figsize=(8, 3))
+    ax.hist(shares, bins=10, range=(0, 100), color=_BLUE)
+    ax.set_xlabel("% of the episode played")
+    ax.set_ylabel("episodes")
+    ax.spines[["top", "right"]].set_visible(False)
+    finished = sum(1 for s in shares if s >= 90)
+    reading = f"{finished} of {len(shares)} episodes played to 90% or more."
+    return Section("podcast_completion", "Podcast completion", reading, _png(fig))
+
+
+def _genres(rows: list[tuple]) -> Section:
+    if not rows:
+        return Section(
+            "genres", "Genres", "No genres known: Spotify has deprecated artist genres, and enrichment found none."
+        )
+    reading = f"Your top genre: {rows[0][0]}."
+    return Section("genres", "Genres", reading, _bars([r[0] for r in rows], [float(r[1]) for r in rows], "minutes"))
+
+
+def _year_in_review(conn: psycopg.Connection, params: dict) -> Section:
+    years = _rows(conn, "year_in_review", params)
+    if not years:
+        return Section("year_in_review", "Year in review", "No plays yet.")
+    rows = []
+    for year, music, podcasts, plays, tracks, artists, days in years:
+        one = {**params, "year": year}
+        artist = _rows(conn, "top_artists", one)
+        song = _rows(conn, "top_tracks", one)
+        rows.append(
+            (
+                year,
+                f"{float(music) / 60:,.0f} h",
+                f"{float(podcasts) / 60:,.0f} h",
+                plays,
+                tracks,
+                artists,
+                days,
+                artist[0][0] if artist else "",
+                f"{song[0][0]} — {song[0][1]}" if song else "",
+            )
+        )
+    busiest = max(years, key=lambda y: y[1] + y[2])
+    reading = f"Your biggest year: {busiest[0]}, with {float(busiest[1] + busiest[2]) / 60:,.0f} hours."
+    headers = ["year", "music", "podcasts", "plays", "tracks", "artists", "days", "top artist", "top song"]
+    return Section(
+        "year_in_review", "Year in review (every year, with its own numbers)", reading, table=(headers, rows)
+    )
+
+
+def render_html(report: Report) -> str:
+    parts = []
+    for section in report.sections:
+        body = [
+            f'<section id="{section.key}"><h2>{html.escape(section.title)}</h2>',
+            f'<p class="reading">{html.escape(section.reading)}</p>',
+        ]
+        if section.chart:
+            body.append(f'<img alt="{html.escape(section.title)}" src="data:image/png;base64,{section.chart}">')
+        if section.table:
+            headers, rows = section.table
+            body.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in headers) + "</tr>")
+            body += ["<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>" for row in rows]
+            body.append("</table>")
+        parts.append("\n".join(body) + "</section>")
+    return Template(TEMPLATE.read_text(encoding="utf-8")).substitute(
+        title=html.escape(report.title),
+        generated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        sections="\n".join(parts),
+    )
+
+
+def _file_name_part(value: str) -> str:
+    """A user-given value as part of a file name in the reports directory: letters, digits,
+    '-' and '_' kept (any script), everything else (separators, dots, control characters)
+    one '_'; so it can never name a path outside that directory."""
+    part = re.sub(r"[^\w-]+", "_", value).strip("_")[:80]
+    return part or "_"
+
+
+def write_report(
+    conn: psycopg.Connection, out_dir: Path, *, listener: str | None = None, year: int | None = None
+) -> tuple[Path, Report]:
+    report = build_report(conn, listener=listener, year=year)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = "listening_report" + (f"_{_file_name_part(listener)}" if listener else "") + (f"_{year}" if year else "")
+    path = out_dir / f"{name}.html"
+    path.write_text(render_html(report), encoding="utf-8")
+    return path, report

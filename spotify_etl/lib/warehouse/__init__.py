@@ -1,0 +1,1 @@
+"""The PostgreSQL warehouse: the embedded server, migrations, views and the SQL files."""
