@@ -39,6 +39,7 @@ def test_full_build_reconciles_and_every_key_resolves(conn, warehouse, sample_ra
         "reconciles_with_staging": True,
         "dim_date_covers_facts": True,
         "failed_uris": True,
+        "api_values_usable": True,
     }
     staged = dict(rows(conn, "SELECT content_kind, count(*) FROM staging.streaming_history GROUP BY 1"))
     assert conn.execute("SELECT count(*) FROM core.fact_tracks_history").fetchone()[0] == staged.get(

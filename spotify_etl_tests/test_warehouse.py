@@ -176,7 +176,7 @@ def test_views_are_created_from_their_files_and_again_only_when_one_changes(data
         assert "views" in migrate(conn)
         conn.commit()
         views = {name for (name,) in conn.execute(
-            "SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname IN ('core', 'mart')"
+            "SELECT schemaname || '.' || viewname FROM pg_views WHERE schemaname IN ('etl_internal', 'core', 'mart')"
         )}  # fmt: skip
         assert views == {name for name, _ in view_files()}
         assert migrate(conn) == []  # nothing changed: nothing re-created

@@ -13,17 +13,21 @@ ON CONFLICT (episode_key) DO NOTHING;
 
 
 -- What the API says of each fetched episode, in place (its show: the URI-keyed member).
+-- Values are read through the etl_internal.json_* functions (see dim_artist.sql); a release
+-- date is read at its precision (day, month, year), '0000' or no date is NULL plus a flag.
 UPDATE core.dim_episode AS d
-SET episode_name = coalesce(c.raw_data ->> 'name', d.episode_name),
+SET episode_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.episode_name),
     podcast_id = coalesce(p.podcast_id, d.podcast_id),
-    duration_ms = (c.raw_data ->> 'duration_ms')::integer,
-    release_date = CASE WHEN c.raw_data ->> 'release_date' ~ '^\d{4}-\d{2}-\d{2}$'
-                         AND c.raw_data ->> 'release_date' !~ '^0000'
-                        THEN etl_internal.try_date(c.raw_data ->> 'release_date') END,
-    languages = ARRAY(SELECT jsonb_array_elements_text(coalesce(c.raw_data -> 'languages', '[]'))),
+    duration_ms = etl_internal.json_int(c.raw_data -> 'duration_ms'),
+    release_date = etl_internal.release_date(released.value),
+    release_date_precision = etl_internal.release_date_precision(
+        released.value, etl_internal.json_text(c.raw_data -> 'release_date_precision')),
+    release_date_malformed = released.value IS NOT NULL AND etl_internal.release_date(released.value) IS NULL,
+    languages = etl_internal.json_text_array(c.raw_data -> 'languages'),
     enriched_at = c.fetched_at
 FROM staging.spotify_episode_data AS c
-LEFT JOIN core.dim_podcast AS p ON p.spotify_podcast_uri = c.raw_data -> 'show' ->> 'uri'
+CROSS JOIN LATERAL (SELECT etl_internal.json_text(c.raw_data -> 'release_date') AS value) AS released
+LEFT JOIN core.dim_podcast AS p ON p.spotify_podcast_uri = etl_internal.json_text(c.raw_data -> 'show' -> 'uri')
 WHERE d.spotify_episode_uri = c.spotify_episode_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at;
 

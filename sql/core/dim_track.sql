@@ -16,33 +16,29 @@ ORDER BY s.content_key, s.ts DESC
 ON CONFLICT (track_key) DO NOTHING;
 
 
--- What the API says of each fetched track, in place. A release date is read by its precision
--- (day, month, year); '0000' or a malformed date is null plus a flag, never 1900-01-01.
+-- What the API says of each fetched track, in place. Values are read through the
+-- etl_internal.json_* functions (see dim_artist.sql). A release date is read at its precision
+-- (day, month, year); '0000' or a malformed date is NULL plus a flag, never 1900-01-01. An
+-- album type in another case (seen in real answers) is kept in lower case.
 UPDATE core.dim_track AS d
-SET track_name = coalesce(c.raw_data ->> 'name', d.track_name),
+SET track_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.track_name),
     artist_id = coalesce(primary_artist.artist_id, d.artist_id),
-    album_name = coalesce(c.raw_data -> 'album' ->> 'name', d.album_name),
-    spotify_album_uri = c.raw_data -> 'album' ->> 'uri',
-    album_type = c.raw_data -> 'album' ->> 'album_type',
-    release_date = released.release_date,
-    release_date_precision = c.raw_data -> 'album' ->> 'release_date_precision',
-    release_date_malformed = released.release_date IS NULL AND c.raw_data -> 'album' ->> 'release_date' IS NOT NULL,
-    cover_url = c.raw_data -> 'album' -> 'images' -> 0 ->> 'url',
-    duration_ms = (c.raw_data ->> 'duration_ms')::integer,
-    explicit = (c.raw_data ->> 'explicit')::boolean,
-    isrc = c.raw_data -> 'external_ids' ->> 'isrc',
+    album_name = coalesce(etl_internal.json_text(c.raw_data -> 'album' -> 'name'), d.album_name),
+    spotify_album_uri = etl_internal.json_text(c.raw_data -> 'album' -> 'uri'),
+    album_type = lower(etl_internal.json_text(c.raw_data -> 'album' -> 'album_type')),
+    release_date = etl_internal.release_date(released.value),
+    release_date_precision = etl_internal.release_date_precision(
+        released.value, etl_internal.json_text(c.raw_data -> 'album' -> 'release_date_precision')),
+    release_date_malformed = released.value IS NOT NULL AND etl_internal.release_date(released.value) IS NULL,
+    cover_url = etl_internal.json_text(c.raw_data -> 'album' -> 'images' -> 0 -> 'url'),
+    duration_ms = etl_internal.json_int(c.raw_data -> 'duration_ms'),
+    explicit = etl_internal.json_bool(c.raw_data -> 'explicit'),
+    isrc = etl_internal.json_text(c.raw_data -> 'external_ids' -> 'isrc'),
     enriched_at = c.fetched_at
 FROM staging.spotify_track_data AS c
 LEFT JOIN core.dim_artist AS primary_artist
-       ON primary_artist.spotify_artist_uri = c.raw_data -> 'artists' -> 0 ->> 'uri'
-CROSS JOIN LATERAL (
-    SELECT CASE
-        WHEN r.value ~ '^\d{4}-\d{2}-\d{2}$' AND r.value !~ '^0000' THEN etl_internal.try_date(r.value)
-        WHEN r.value ~ '^\d{4}-\d{2}$' AND r.value !~ '^0000' THEN etl_internal.try_date(r.value || '-01')
-        WHEN r.value ~ '^\d{4}$' AND r.value <> '0000' THEN etl_internal.try_date(r.value || '-01-01')
-    END AS release_date
-    FROM (SELECT c.raw_data -> 'album' ->> 'release_date' AS value) AS r
-) AS released
+       ON primary_artist.spotify_artist_uri = etl_internal.json_text(c.raw_data -> 'artists' -> 0 -> 'uri')
+CROSS JOIN LATERAL (SELECT etl_internal.json_text(c.raw_data -> 'album' -> 'release_date') AS value) AS released
 WHERE d.spotify_track_uri = c.spotify_track_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at;
 
@@ -51,8 +47,9 @@ INSERT INTO core.bridge_track_artist (track_id, artist_id, position)
 SELECT d.track_id, a.artist_id, (credit.position - 1)::integer
 FROM core.dim_track AS d
 JOIN staging.spotify_track_data AS c ON c.spotify_track_uri = d.spotify_track_uri
-CROSS JOIN LATERAL jsonb_array_elements(c.raw_data -> 'artists') WITH ORDINALITY AS credit(artist, position)
-JOIN core.dim_artist AS a ON a.spotify_artist_uri = credit.artist ->> 'uri'
+CROSS JOIN LATERAL jsonb_array_elements(etl_internal.json_array(c.raw_data -> 'artists'))
+     WITH ORDINALITY AS credit(artist, position)
+JOIN core.dim_artist AS a ON a.spotify_artist_uri = etl_internal.json_text(credit.artist -> 'uri')
 ON CONFLICT (track_id, position) DO UPDATE SET artist_id = excluded.artist_id;
 
 

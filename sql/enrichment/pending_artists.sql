@@ -3,11 +3,11 @@ WITH track_plays AS (
     SELECT spotify_track_uri, count(*) AS plays
     FROM staging.streaming_history WHERE content_kind = 'track' GROUP BY 1
 ), artists AS (
-    SELECT a.artist ->> 'uri' AS uri, sum(coalesce(p.plays, 0)) AS plays
+    SELECT etl_internal.json_text(a.artist -> 'uri') AS uri, sum(coalesce(p.plays, 0)) AS plays
     FROM staging.spotify_track_data AS t
-    CROSS JOIN LATERAL jsonb_array_elements(t.raw_data -> 'artists') AS a(artist)
+    CROSS JOIN LATERAL jsonb_array_elements(etl_internal.json_array(t.raw_data -> 'artists')) AS a(artist)
     LEFT JOIN track_plays AS p ON p.spotify_track_uri = t.spotify_track_uri
-    WHERE a.artist ->> 'uri' IS NOT NULL
+    WHERE etl_internal.json_text(a.artist -> 'uri') IS NOT NULL
     GROUP BY 1
 )
 SELECT artists.uri

@@ -3,10 +3,10 @@ WITH episode_plays AS (
     SELECT spotify_episode_uri, count(*) AS plays
     FROM staging.streaming_history WHERE content_kind = 'episode' GROUP BY 1
 ), shows AS (
-    SELECT e.raw_data -> 'show' ->> 'uri' AS uri, sum(coalesce(p.plays, 0)) AS plays
+    SELECT etl_internal.json_text(e.raw_data -> 'show' -> 'uri') AS uri, sum(coalesce(p.plays, 0)) AS plays
     FROM staging.spotify_episode_data AS e
     LEFT JOIN episode_plays AS p ON p.spotify_episode_uri = e.spotify_episode_uri
-    WHERE e.raw_data -> 'show' ->> 'uri' IS NOT NULL
+    WHERE etl_internal.json_text(e.raw_data -> 'show' -> 'uri') IS NOT NULL
     GROUP BY 1
 )
 SELECT shows.uri

@@ -6,8 +6,8 @@ WITH track AS (
     RETURNING raw_data
 ), album AS (
     INSERT INTO staging.spotify_album_data (spotify_album_uri, raw_data)
-    SELECT raw_data -> 'album' ->> 'uri', raw_data -> 'album' FROM track
-    WHERE raw_data -> 'album' ->> 'uri' IS NOT NULL
+    SELECT etl_internal.json_text(raw_data -> 'album' -> 'uri'), raw_data -> 'album' FROM track
+    WHERE etl_internal.json_text(raw_data -> 'album' -> 'uri') IS NOT NULL
     ON CONFLICT (spotify_album_uri) DO NOTHING
 )
 DELETE FROM etl_internal.failed_uris WHERE uri = %(uri)s;

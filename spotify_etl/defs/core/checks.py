@@ -23,7 +23,7 @@ from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_histo
 from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import WarehouseResource
-from spotify_etl.lib.warehouse.sql_files import load_sql
+from spotify_etl.defs.sql_checks import check_result_from_sql
 
 
 @dataclass(frozen=True)
@@ -69,27 +69,6 @@ FACT_CHECKS = (
 )
 
 
-def _check_from_sql(warehouse: WarehouseResource, check: FactCheck) -> dg.AssetCheckResult:
-    """Pass when the check's query returns no row; the rows found are the evidence."""
-    with warehouse.connect() as conn:
-        cursor = conn.execute(load_sql(f"checks/{check.name}.sql"))
-        rows = cursor.fetchall()
-        columns = [c.name for c in cursor.description]
-    return dg.AssetCheckResult(
-        check_name=check.name,
-        asset_key=fact_tracks_history.key,
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{len(rows)} {check.problems}" if rows else f"no {check.problems}",
-        metadata={
-            "problems": len(rows),
-            "first_problems": dg.MetadataValue.json(
-                [dict(zip(columns, map(str, row), strict=True)) for row in rows[:20]]
-            ),
-        },
-    )
-
-
 @dg.multi_asset_check(
     specs=[
         dg.AssetCheckSpec(
@@ -103,4 +82,6 @@ def _check_from_sql(warehouse: WarehouseResource, check: FactCheck) -> dg.AssetC
 )
 def fact_integrity_checks(warehouse: WarehouseResource):
     for check in FACT_CHECKS:
-        yield _check_from_sql(warehouse, check)
+        yield check_result_from_sql(
+            warehouse, check.name, check.problems, fact_tracks_history.key, dg.AssetCheckSeverity.ERROR
+        )

@@ -2,7 +2,7 @@
 jsonb cache of `staging`."""
 
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
-from spotify_etl.defs.enrichment.checks import failed_uris
+from spotify_etl.defs.enrichment.checks import api_values_usable, failed_uris
 
 assets = [enriched_tracks, enriched_artists, enriched_episodes, enriched_podcasts]
-asset_checks = [failed_uris]
+asset_checks = [failed_uris, api_values_usable]

@@ -1,9 +1,11 @@
-"""The enrichment layer's check: URIs the Spotify API could not resolve, most played first."""
+"""The enrichment layer's checks: URIs the Spotify API could not resolve, most played first;
+values of its answers the dimensions cannot use. Both warn without failing the run."""
 
 import dagster as dg
 
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
 from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.defs.sql_checks import check_result_from_sql
 from spotify_etl.lib.warehouse.sql_files import load_sql
 
 
@@ -32,4 +34,18 @@ def failed_uris(warehouse: WarehouseResource) -> dg.AssetCheckResult:
             "permanent": permanent,
             "most_played": dg.MetadataValue.md(table if top else "none"),
         },
+    )
+
+
+@dg.asset_check(
+    asset=enriched_tracks,
+    additional_deps=[enriched_artists, enriched_episodes, enriched_podcasts],
+    description="Every value of the API's answers that a dimension reads is usable (etl_internal.api_values): "
+    "a value of another type, a date that is no date, an unknown album type are read as NULL (or converted) "
+    "and listed here by entity, field and reason; so is a field usable in none of the answers (a whole column "
+    "lost). Warns without failing the run.",
+)
+def api_values_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return check_result_from_sql(
+        warehouse, "api_values_usable", "unusable values", enriched_tracks.key, dg.AssetCheckSeverity.WARN
     )

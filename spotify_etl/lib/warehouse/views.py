@@ -22,7 +22,7 @@ from spotify_etl.lib.package_data import sql_dir
 log = logging.getLogger(__name__)
 
 # Schemas in the order their views are created (mart reads core).
-SCHEMAS = ("core", "mart")
+SCHEMAS = ("etl_internal", "core", "mart")
 
 
 def view_files(directory: Path | None = None) -> list[tuple[str, Path]]:

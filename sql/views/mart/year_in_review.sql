@@ -4,7 +4,7 @@ SELECT m.listener, m.year, m.music_minutes, m.podcast_minutes, m.plays, m.distin
        m.distinct_artists, m.days_listened
 FROM (
     SELECT listener, extract(year FROM ts_local)::integer AS year,
-           round(sum(ms_played) FILTER (WHERE kind = 'music') / 60000.0, 0) AS music_minutes,
+           round(coalesce(sum(ms_played) FILTER (WHERE kind = 'music'), 0) / 60000.0, 0) AS music_minutes,
            round(coalesce(sum(ms_played) FILTER (WHERE kind = 'podcast'), 0) / 60000.0, 0) AS podcast_minutes,
            count(*) AS plays,
            count(DISTINCT content_id) FILTER (WHERE kind = 'music') AS distinct_tracks,
