@@ -171,3 +171,45 @@ def test_an_answer_that_is_not_even_an_object_is_read_as_nothing(conn, warehouse
         "Good",
         200_000,
     )
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_every_variation_the_simulator_sends_builds(conn, warehouse, raw_dir, server, seed) -> None:
+    """Answers varied the way Spotify may vary them (seeded): absent, null, empty, relinked,
+    restricted, upper case, dates of every precision: the whole graph builds, every fetched
+    item reaches its dimension, and nothing unusable is invented."""
+    sim = server.sim
+    sim.vary_seed = seed
+    artists = [sim.add("artists", artist_obj(sid(i, "A"), f"Artist {i}", ["rock"])) for i in range(6)]
+    tracks = [
+        sim.add("tracks", track_obj(sid(i), f"Song {i}", artists[i % 6 : i % 6 + 2], sid(i % 7, "L"), f"Album {i % 7}",
+                                    isrc=f"USRC1{i:06d}"))
+        for i in range(30)
+    ]  # fmt: skip
+    shows = [sim.add("shows", show_obj(sid(i, "S"), f"Show {i}")) for i in range(3)]
+    episodes = [sim.add("episodes", episode_obj(sid(i, "E"), f"Episode {i}", shows[i % 3])) for i in range(9)]
+    _export(raw_dir, tracks, episodes)
+
+    result = materialize_all(warehouse, raw_dir, spotify=resource(server))
+
+    assert result.success
+    assert _row(conn, "SELECT count(*) FROM core.dim_track WHERE enriched_at IS NOT NULL") == (30,)
+    assert _row(conn, "SELECT count(*) FROM core.dim_episode WHERE enriched_at IS NOT NULL") == (9,)
+    upper = "SELECT count(*) FROM staging.spotify_track_data WHERE raw_data #>> '{album,album_type}' ~ '[A-Z]'"
+    assert _row(conn, upper)[0] > 0  # the variation was served ...
+    assert _row(conn, "SELECT count(*) FROM core.dim_track WHERE album_type <> lower(album_type)") == (
+        0,
+    )  # ... and read
+    unusable = conn.execute(
+        "SELECT DISTINCT field, state FROM etl_internal.api_values WHERE state NOT IN ('usable', 'absent')"
+    ).fetchall()
+    # Every variation is a shape Spotify may send; only the 0000 placeholder is no usable date.
+    assert set(unusable) <= {("album.release_date", "placeholder date 0000 (unknown)")}
+    placeholders = _row(conn, "SELECT count(*) FROM core.dim_track WHERE release_date_malformed")[0]
+    assert (
+        placeholders
+        == _row(
+            conn,
+            "SELECT count(*) FROM staging.spotify_track_data WHERE raw_data -> 'album' ->> 'release_date' = '0000'",
+        )[0]
+    )
