@@ -31,7 +31,8 @@ DEFAULT_API_MODE: ApiMode = "single"
 # Spotify's documented budget is per rolling 30 s; 60 stays well inside a development-mode app's.
 DEFAULT_REQUESTS_PER_30S = 60
 
-# Variables holding secrets: passed to Dagster as EnvVar (never shown in the UI) and masked in logs.
+# Variables holding secrets, masked in logs (the definitions pass these and the database URL to
+# Dagster as EnvVar, so the UI never shows them).
 SECRET_VARIABLES = ("SPOTIPY_CLIENT_SECRET",)
 URL_VARIABLES = ("SPOTIFY_ETL_DATABASE_URL", "DAGSTER_PG_URL")
 

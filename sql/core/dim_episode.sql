@@ -19,14 +19,15 @@ UPDATE core.dim_episode AS d
 SET episode_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.episode_name),
     podcast_id = coalesce(p.podcast_id, d.podcast_id),
     duration_ms = etl_internal.json_int(c.raw_data -> 'duration_ms'),
-    release_date = etl_internal.release_date(released.value),
+    release_date = released.date,
     release_date_precision = etl_internal.release_date_precision(
         released.value, etl_internal.json_text(c.raw_data -> 'release_date_precision')),
-    release_date_malformed = released.value IS NOT NULL AND etl_internal.release_date(released.value) IS NULL,
+    release_date_malformed = released.value IS NOT NULL AND released.date IS NULL,
     languages = etl_internal.json_text_array(c.raw_data -> 'languages'),
     enriched_at = c.fetched_at
 FROM staging.spotify_episode_data AS c
-CROSS JOIN LATERAL (SELECT etl_internal.json_text(c.raw_data -> 'release_date') AS value) AS released
+CROSS JOIN LATERAL (SELECT v.value, etl_internal.release_date(v.value) AS date
+                    FROM (SELECT etl_internal.json_text(c.raw_data -> 'release_date') AS value) AS v) AS released
 LEFT JOIN core.dim_podcast AS p ON p.spotify_podcast_uri = etl_internal.json_text(c.raw_data -> 'show' -> 'uri')
 WHERE d.spotify_episode_uri = c.spotify_episode_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at;

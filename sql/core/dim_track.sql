@@ -26,10 +26,10 @@ SET track_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.track_
     album_name = coalesce(etl_internal.json_text(c.raw_data -> 'album' -> 'name'), d.album_name),
     spotify_album_uri = etl_internal.json_text(c.raw_data -> 'album' -> 'uri'),
     album_type = lower(etl_internal.json_text(c.raw_data -> 'album' -> 'album_type')),
-    release_date = etl_internal.release_date(released.value),
+    release_date = released.date,
     release_date_precision = etl_internal.release_date_precision(
         released.value, etl_internal.json_text(c.raw_data -> 'album' -> 'release_date_precision')),
-    release_date_malformed = released.value IS NOT NULL AND etl_internal.release_date(released.value) IS NULL,
+    release_date_malformed = released.value IS NOT NULL AND released.date IS NULL,
     cover_url = etl_internal.json_text(c.raw_data -> 'album' -> 'images' -> 0 -> 'url'),
     duration_ms = etl_internal.json_int(c.raw_data -> 'duration_ms'),
     explicit = etl_internal.json_bool(c.raw_data -> 'explicit'),
@@ -38,7 +38,8 @@ SET track_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.track_
 FROM staging.spotify_track_data AS c
 LEFT JOIN core.dim_artist AS primary_artist
        ON primary_artist.spotify_artist_uri = etl_internal.json_text(c.raw_data -> 'artists' -> 0 -> 'uri')
-CROSS JOIN LATERAL (SELECT etl_internal.json_text(c.raw_data -> 'album' -> 'release_date') AS value) AS released
+CROSS JOIN LATERAL (SELECT v.value, etl_internal.release_date(v.value) AS date
+                    FROM (SELECT etl_internal.json_text(c.raw_data -> 'album' -> 'release_date') AS value) AS v) AS released
 WHERE d.spotify_track_uri = c.spotify_track_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at;
 
