@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import re
 import subprocess
+from html import unescape
 from pathlib import Path
 
 from spotify_etl.lib.package_data import sample_dir
 from spotify_etl.lib.report.build import build_report, render_html, write_report
 from spotify_etl_tests.conftest import CLI, cli_environment
+from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.pipeline_helpers import materialize_all
 
 SECTIONS = [
@@ -36,7 +40,7 @@ def test_report_on_the_sample_has_every_section_and_true_numbers(conn, warehouse
     )
     metadata = report_event.step_materialization_data.materialization.metadata
     assert Path(metadata["path"].value).is_file()
-    assert "data:image/png;base64," in metadata["headline"].value
+    assert "data:image/svg+xml;base64," in metadata["headline"].value
 
     path, report = write_report(conn, tmp_path)
     assert [s.key for s in report.sections] == SECTIONS
@@ -97,3 +101,28 @@ def test_cli_report_prints_the_path(database_url, tmp_path) -> None:
     assert result.returncode == 0, result.stderr
     path = Path(result.stdout.strip().splitlines()[-1])
     assert path.name == "listening_report_2025.html" and path.is_file()
+
+
+NAMES = ["방탄소년단", "米津玄師", "周杰倫", "Кино", "فيروز", "🎵 Lo-fi Beats 🌙", 'AC/DC & "Friends" <live>']
+
+
+def test_every_name_is_text_the_browser_draws_in_any_script(conn, warehouse, raw_dir) -> None:
+    """Charts keep names as text (in the browser's fonts, with its shaping and emoji), so a
+    Korean, Japanese, Chinese, Cyrillic, Arabic or emoji name is never drawn as boxes."""
+    plays = [
+        play(f"2024-0{1 + i % 9}-1{i % 9}T10:00:00Z", artist=name, track=f"{name} song", ms=(len(NAMES) - i) * 100_000)
+        for i, name in enumerate(NAMES)
+    ]
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
+    materialize_all(warehouse, raw_dir)
+    report = build_report(conn)
+    chart = base64.b64decode(report.section("top_artists").chart).decode()
+    assert chart.startswith("<?xml") and "<svg" in chart
+    texts = [unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", chart)]
+    for name in NAMES:
+        assert name in texts, name
+    # The family ends in the browser's generic sans-serif, which falls back per glyph.
+    families = set(re.findall(r"font-family: ([^;\"]*)", chart))
+    assert families and all(family.rstrip().endswith("sans-serif") for family in families)
+    html = render_html(report)
+    assert "data:image/svg+xml;base64," in html and '<meta charset="utf-8">' in html.lower()

@@ -6,7 +6,6 @@ import dagster as dg
 from spotify_etl.defs.core.track_versions import track_versions
 from spotify_etl.defs.mart.views import mart_views
 from spotify_etl.defs.resources import ReportsResource, WarehouseResource
-from spotify_etl.lib.report.build import write_report
 
 # Shown in the UI as the materialization's headline (the rest is in the HTML file).
 _HEADLINE = ("minutes_by_month", "top_artists", "listening_clock")
@@ -23,10 +22,14 @@ _HEADLINE = ("minutes_by_month", "top_artists", "listening_clock")
     ),
 )
 def listening_report(warehouse: WarehouseResource, reports: ReportsResource) -> dg.MaterializeResult:
+    # Imported here: matplotlib takes half a second to import, which every run that does not
+    # build the report (and every load of the definitions) would pay.
+    from spotify_etl.lib.report.build import CHART_MIME, write_report
+
     with warehouse.connect() as conn:
         path, report = write_report(conn, reports.path)
     headline = "\n\n".join(
-        f"**{section.title}**: {section.reading}\n\n![{section.key}](data:image/png;base64,{section.chart})"
+        f"**{section.title}**: {section.reading}\n\n![{section.key}](data:{CHART_MIME};base64,{section.chart})"
         if section.chart
         else f"**{section.title}**: {section.reading}"
         for section in report.sections

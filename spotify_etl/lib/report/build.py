@@ -1,5 +1,9 @@
-"""The listening report: charts (matplotlib, embedded as PNG) and one-line readings from the
-`mart` views (queries in sql/report/), rendered into one self-contained HTML file."""
+"""The listening report: charts (matplotlib, embedded as SVG) and one-line readings from the
+`mart` views (queries in sql/report/), rendered into one self-contained HTML file.
+
+Charts keep their text as text (svg.fonttype "none"): the browser draws every name with its
+own fonts, so Korean, Japanese, Chinese, Cyrillic, Arabic (shaped, right to left) and emoji
+names read as they should, where a picture drawn with one bundled font showed boxes."""
 
 from __future__ import annotations
 
@@ -18,7 +22,11 @@ import matplotlib
 matplotlib.use("Agg")  # no display: render to files
 # Labels are names from the export: "$...$" in a name is text, not mathtext to typeset.
 matplotlib.rcParams["text.parse_math"] = False
-# Names in scripts the bundled font lacks (CJK, ...) draw as boxes; no need to warn per glyph.
+matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text, drawn by the browser
+matplotlib.rcParams["svg.hashsalt"] = "spotify_etl"  # the same chart, the same file
+matplotlib.rcParams["font.family"] = "sans-serif"  # the browser's, with its fallback fonts
+# Matplotlib measures labels with its bundled font, which lacks CJK and emoji glyphs; that
+# only sizes the layout (the browser draws the text), so no warning per glyph.
 warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
 
 import matplotlib.pyplot as plt  # noqa: E402
@@ -36,7 +44,7 @@ class Section:
     key: str
     title: str
     reading: str
-    chart: str | None = None  # base64 PNG
+    chart: str | None = None  # base64 SVG
     table: tuple[list[str], list[tuple]] | None = None
 
 
@@ -53,10 +61,13 @@ def _rows(conn: psycopg.Connection, name: str, params: dict) -> list[tuple]:
     return conn.execute(load_sql(f"report/{name}.sql"), params).fetchall()
 
 
-def _png(fig) -> str:
+CHART_MIME = "image/svg+xml"
+
+
+def _chart(fig) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png", dpi=110)
+    fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
 
@@ -76,7 +87,7 @@ def _bars(labels: list[str], values: list[float], xlabel: str, color: str = _GRE
     ax.barh(labels[::-1], values[::-1], color=color)
     ax.set_xlabel(xlabel)
     ax.spines[["top", "right"]].set_visible(False)
-    return _png(fig)
+    return _chart(fig)
 
 
 def build_report(conn: psycopg.Connection, *, listener: str | None = None, year: int | None = None) -> Report:
@@ -85,6 +96,8 @@ def build_report(conn: psycopg.Connection, *, listener: str | None = None, year:
     who = f" — {listener}" if listener else ""
     report = Report(f"Listening report, {scope}{who}")
     add = report.sections.append
+    with psycopg.ClientCursor(conn) as cursor:  # several statements, parameters bound client-side
+        cursor.execute(load_sql("report/prepare.sql"), params)
 
     months = _rows(conn, "minutes_by_month", params)
     add(_minutes_by_month(months))
@@ -130,7 +143,7 @@ def _minutes_by_month(rows: list[tuple]) -> Section:
         f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, "
         f"{months[0]:%B %Y} to {months[-1]:%B %Y}."
     )
-    return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, _png(fig))
+    return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, _chart(fig))
 
 
 def _top(key: str, title: str, rows: list[tuple], unit: str) -> Section:
@@ -157,7 +170,7 @@ def _clock(rows: list[tuple]) -> Section:
     fig.colorbar(image, ax=ax, label="minutes")
     day, hour = max(((d, h) for d in range(7) for h in range(24)), key=lambda dh: grid[dh[0]][dh[1]])
     reading = f"You listen most on {_WEEKDAYS[day]}days around {hour:02d}:00 (local time)."
-    return Section("listening_clock", "Listening clock (weekday × local hour)", reading, _png(fig))
+    return Section("listening_clock", "Listening clock (weekday × local hour)", reading, _chart(fig))
 
 
 def _sessions(rows: list[tuple]) -> Section:
@@ -188,7 +201,7 @@ def _skips(by_month: list[tuple], by_reason: list[tuple]) -> Section:
     for ax in (left, right):
         ax.spines[["top", "right"]].set_visible(False)
     reading = f"{overall * 100:.1f}% of {plays:,} music plays were skips."
-    return Section("skips", "Skip rate over time and by reason", reading, _png(fig))
+    return Section("skips", "Skip rate over time and by reason", reading, _chart(fig))
 
 
 def _discovery(rows: list[tuple]) -> Section:
@@ -201,7 +214,7 @@ def _discovery(rows: list[tuple]) -> Section:
     ax.spines[["top", "right"]].set_visible(False)
     best = max(rows, key=lambda r: r[1])
     reading = f"{total:,} artists discovered; the most in {best[0]:%B %Y} ({best[1]})."
-    return Section("discovery", "Artists discovered per month", reading, _png(fig))
+    return Section("discovery", "Artists discovered per month", reading, _chart(fig))
 
 
 def _completion(rows: list[tuple]) -> Section:
@@ -219,7 +232,7 @@ def _completion(rows: list[tuple]) -> Section:
     ax.spines[["top", "right"]].set_visible(False)
     finished = sum(1 for s in shares if s >= 90)
     reading = f"{finished} of {len(shares)} episodes played to 90% or more."
-    return Section("podcast_completion", "Podcast completion", reading, _png(fig))
+    return Section("podcast_completion", "Podcast completion", reading, _chart(fig))
 
 
 def _genres(rows: list[tuple]) -> Section:
@@ -269,7 +282,7 @@ def render_html(report: Report) -> str:
             f'<p class="reading">{html.escape(section.reading)}</p>',
         ]
         if section.chart:
-            body.append(f'<img alt="{html.escape(section.title)}" src="data:image/png;base64,{section.chart}">')
+            body.append(f'<img alt="{html.escape(section.title)}" src="data:{CHART_MIME};base64,{section.chart}">')
         if section.table:
             headers, rows = section.table
             body.append("<table><tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in headers) + "</tr>")
