@@ -10,6 +10,7 @@ import dagster as dg
 
 from spotify_etl.defs import core, enrichment, mart, raw
 from spotify_etl.defs.automation.jobs import full_load_job, reload_months_job, retry_enrichment_job
+from spotify_etl.defs.automation.reload_sensor import reload_changed_months_sensor
 from spotify_etl.defs.automation.schedules import retry_enrichment_schedule
 from spotify_etl.defs.automation.sensors import raw_files_sensor
 from spotify_etl.defs.resources import resources_from_settings
@@ -34,7 +35,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         assets=all_assets,
         asset_checks=all_asset_checks,
         jobs=[full_load_job, reload_months_job, retry_enrichment_job],
-        sensors=[raw_files_sensor],
+        sensors=[raw_files_sensor, reload_changed_months_sensor],
         schedules=[retry_enrichment_schedule],
         # Every step pushes its work down to PostgreSQL; a process per step would only add start-up time.
         executor=dg.in_process_executor,

@@ -23,13 +23,13 @@ def materialize_all(
     warehouse: WarehouseResource,
     raw_dir: Path,
     *,
-    months: tuple[str, str] = ALL_MONTHS,
-    selection: list[str] | None = None,
+    months: tuple[str, str] | None = ALL_MONTHS,
+    selection: list[str] | dg.AssetSelection | None = None,
     run_config: dict | None = None,
     spotify: SpotifyResource | None = None,
     home_time_zone: str | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """One run of the graph (or `selection`) over the month range, as the CLI does it."""
+    """One run of the graph (or `selection`) over the month range (None: a run without one)."""
     result = dg.materialize(
         [*all_assets, *all_asset_checks],
         selection=selection,
@@ -40,7 +40,9 @@ def materialize_all(
             "exports": ExportsResource(raw_dir=str(raw_dir), home_time_zone=home_time_zone),
             "reports": ReportsResource.from_settings(load_settings()),
         },
-        tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]},
+        tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]}
+        if months
+        else None,
         raise_on_error=False,
     )
     failures = [e for e in result.all_events if e.is_step_failure]

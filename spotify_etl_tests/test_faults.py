@@ -108,8 +108,8 @@ def test_pipeline_killed_during_the_fact_load_resumes_to_the_same_warehouse(serv
     assert 2 * counts["core.fact_tracks_history"] > scalar(clean, "SELECT count(*) FROM staging.streaming_history")
     # The killed run is not left "started" in the instance, where it would block queued runs.
     instance = dg.DagsterInstance.from_config(str(home / "dagster"))
-    statuses = sorted(run.status.value for run in instance.get_runs())
-    assert statuses == ["FAILURE", "SUCCESS"]
+    statuses = [run.status.value for run in instance.get_runs()]
+    assert statuses.count("FAILURE") == 1 and set(statuses) == {"FAILURE", "SUCCESS"}
 
 
 def test_enrichment_killed_midway_fetches_no_id_twice(warehouse, raw_dir) -> None:

@@ -31,14 +31,15 @@ def test_postgres_backed_instance_records_the_run(server_url, database_url, tmp_
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
             outcome = run_pipeline(raw_dir=sample_dir(), enrich=False, instance=instance)
             assert outcome.success, outcome.failure
-            [run] = instance.get_runs()
-            assert run.job_name == "full_load" and run.is_success
+            runs = instance.get_runs()
+            assert {run.run_id for run in runs} == set(outcome.run_ids)
+            assert all(run.job_name == "full_load" and run.is_success for run in runs)
             materialized = instance.get_latest_materialization_event(dg.AssetKey("fact_tracks_history"))
             assert materialized is not None
         with psycopg.connect(
             make_url(server_url).set(database=dagster_db).render_as_string(hide_password=False)
         ) as conn:
-            assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+            assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == len(outcome.run_ids)
             assert conn.execute("SELECT count(*) FROM event_logs").fetchone()[0] > 0
     finally:
         with psycopg.connect(server_url, autocommit=True) as admin:

@@ -19,6 +19,10 @@ def _materialize(warehouse, raw_dir) -> dg.ExecuteInProcessResult:
     )
 
 
+def _materializations(result: dg.ExecuteInProcessResult, asset: str) -> list:
+    return [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(asset)]
+
+
 def test_materialization_reports_counts_and_checks_pass(warehouse, raw_dir) -> None:
     write_json(
         raw_dir / "Streaming_History_Audio_2023_0.json",
@@ -27,8 +31,10 @@ def test_materialization_reports_counts_and_checks_pass(warehouse, raw_dir) -> N
     write_raw(raw_dir / "ReadMeFirst_ExtendedStreamingHistory.pdf", b"%PDF")
     result = _materialize(warehouse, raw_dir)
     assert result.success
-    [event] = result.get_asset_materialization_events()
+    [event] = _materializations(result, "raw_plays")
     metadata = {k: getattr(v, "value", v) for k, v in event.step_materialization_data.materialization.metadata.items()}
+    # The month of the plays stored is reported for the facts to reload.
+    assert [e.partition for e in result.get_asset_observation_events()] == ["2023-01-01"]
     assert metadata["records_read"] == 3
     assert metadata["stored"] == 2 and metadata["rejected"] == 1 and metadata["duplicates"] == 0
     assert metadata["dagster/row_count"] == 2
@@ -52,7 +58,7 @@ def test_truncated_file_fails_the_check_at_error_severity_naming_it(warehouse, r
     assert not evaluation.passed
     assert evaluation.severity == dg.AssetCheckSeverity.ERROR
     assert "Streaming_History_Audio_2023_1.json" in evaluation.description
-    [event] = result.get_asset_materialization_events()
+    [event] = _materializations(result, "raw_plays")
     metadata = event.step_materialization_data.materialization.metadata
     assert metadata["files_failed"].value == 1
     assert "Streaming_History_Audio_2023_1.json" in metadata["FAILED_FILES"].value

@@ -1,8 +1,18 @@
-"""One run of the whole asset graph from the command line, recorded in the Dagster instance
-(so it shows in the UI like any other run).
+"""`spotify-etl run`: bring the warehouse up to date with the raw directory, doing only what
+new data changes, as Dagster runs recorded in the instance (they show in the UI like any other).
 
-A run succeeds only when every step succeeded and no check of severity ERROR failed; its
-failure is said in one line: the first failed step's cause, else the failed ERROR checks."""
+Runs, each only if needed:
+1. ingestion and enrichment (always: they find out what is new);
+2. the other unpartitioned assets (dimensions, sessions, track versions) that Dagster finds
+   stale or missing, i.e. whose upstream data versions changed;
+3. the facts of exactly the months some step reported changed since they were loaded
+   (spotify_etl.defs.changed_months: in this run or in one that stopped before the facts) and
+   those asked for with --from/--to, one run per stretch of consecutive months, and the report
+   with the last (or alone, if it was never built).
+Nothing new: the first run only, no month reloaded, and the command says so.
+
+It succeeds only when every step succeeded and no check of severity ERROR failed; a failure
+is said in one line: the first failed step's cause, else the failed ERROR checks."""
 
 from __future__ import annotations
 
@@ -11,10 +21,18 @@ from pathlib import Path
 
 import dagster as dg
 
+# Dagster's own staleness (what the UI shows and `RunRequest(stale_assets_only=True)` uses);
+# not exported, hence the private modules (the Dagster family is pinned exactly).
+from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
+from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
+from dagster._time import get_current_datetime
+
 from spotify_etl.cli.status import format_table
 from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs, process_tags
-from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.defs.changed_months import FACTS, PLAYS_BY_MONTH, months_to_reload
+from spotify_etl.defs.mart.listening_report import listening_report
+from spotify_etl.defs.partitions import month_ranges, monthly_partitions
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.errors import SpotifyEtlError
 from spotify_etl.settings import ApiMode, load_settings
@@ -25,12 +43,23 @@ _SUMMARY_KEYS = ("dagster/row_count", "records_read", "stored", "duplicates", "r
 
 @dataclass
 class RunOutcome:
-    run_id: str
-    success: bool
-    failure: str | None
+    run_ids: list[str] = field(default_factory=list)
+    success: bool = True
+    failure: str | None = None
     materializations: list[tuple[str, dict]] = field(default_factory=list)
     checks: list[tuple[str, bool, str]] = field(default_factory=list)
     check_descriptions: dict[str, str] = field(default_factory=dict)
+    changed_months: set[str] = field(default_factory=set)  # reported by the steps, YYYY-MM
+    months_loaded: list[tuple[str, str]] = field(default_factory=list)  # ranges of partition keys
+
+    @property
+    def run_id(self) -> str:
+        """The last run (the first, ingestion, when nothing else ran)."""
+        return self.run_ids[-1]
+
+    @property
+    def nothing_new(self) -> bool:
+        return self.success and not self.months_loaded and not self.changed_months
 
     @property
     def failed_error_checks(self) -> list[str]:
@@ -45,26 +74,84 @@ class RunOutcome:
                 lines.append(f"{asset}: {metadata['status']}")
         for name, passed, severity in self.checks:
             lines.append(f"check {name}: {'passed' if passed else f'FAILED ({severity})'}")
+        if self.months_loaded:
+            spans = ", ".join(
+                first[:7] if first == last else f"{first[:7]} .. {last[:7]}" for first, last in self.months_loaded
+            )
+            lines.append(f"facts reloaded for: {spans}")
+        elif self.nothing_new:
+            lines.append("nothing new since the last run: no month reloaded, the report is current")
         return "\n".join(lines)
 
+    def add(self, result: dg.ExecuteInProcessResult) -> None:
+        """Take in one run's result: its materializations (each asset's last), checks, the
+        months reported changed, and its failure if it failed."""
+        self.run_ids.append(result.run_id)
+        latest = dict(self.materializations)
+        for event in result.get_asset_observation_events():
+            if event.asset_key == PLAYS_BY_MONTH:
+                self.changed_months.add(event.partition[:7])
+        for event in result.get_asset_materialization_events():
+            materialization = event.step_materialization_data.materialization
+            # A run over many months reports each; the table shows the last (it describes the run).
+            latest[materialization.asset_key.to_user_string()] = {
+                key: _value(value) for key, value in materialization.metadata.items()
+            }
+        self.materializations = list(latest.items())
+        for evaluation in result.get_asset_check_evaluations():
+            self.checks.append((evaluation.check_name, evaluation.passed, evaluation.severity.value))
+            self.check_descriptions[evaluation.check_name] = evaluation.description or ""
+        if not result.success:
+            found = _first_error(result.all_events)
+            self.success = False
+            self.failure = f"{found[0]}: {_root_cause(found[1])}" if found else "see the run's log in the UI"
+        elif failed := self.failed_error_checks:
+            self.success = False
+            self.failure = "; ".join(
+                f"check {name} failed (ERROR): {_first_line(self.check_descriptions[name])}" for name in failed
+            )
 
-def month_range(month_from: str | None, month_to: str | None) -> tuple[str, str]:
-    """The monthly partition keys from `month_from` to `month_to` (YYYY-MM), default all."""
+
+def requested_months(month_from: str | None, month_to: str | None) -> set[str]:
+    """The months (YYYY-MM) from `month_from` to `month_to`; none unless one is given (then the
+    other defaults to the first or last partition)."""
+    if not month_from and not month_to:
+        return set()
     keys = monthly_partitions.get_partition_keys()
     first = f"{month_from}-01" if month_from else keys[0]
     last = f"{month_to}-01" if month_to else keys[-1]
     for key in (first, last):
         if key not in keys:
             raise ValueError(f"month {key[:7]} is outside the partitions ({keys[0][:7]} .. {keys[-1][:7]})")
-    return first, last
+    return {key[:7] for key in keys if first <= key <= last}
 
 
-def _selection(defs: dg.Definitions, enrich: bool) -> list[dg.AssetKey]:
+def _unpartitioned(defs: dg.Definitions, enrich: bool) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
+    """The unpartitioned assets but the report: (ingestion and enrichment, the others)."""
     graph = defs.resolve_asset_graph()
-    keys = {key for key in graph.get_all_asset_keys() if graph.get(key).is_executable}  # views are not
-    if not enrich:
-        keys = {key for key in keys if graph.get(key).group_name != "enrichment"}
-    return sorted(keys, key=lambda key: key.to_user_string())
+    first, then = [], []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda key: key.to_user_string()):
+        node = graph.get(key)
+        if not node.is_executable or node.is_partitioned or key == listening_report.key:
+            continue
+        if node.group_name == "raw" or node.group_name == "enrichment":
+            if enrich or node.group_name == "raw":
+                first.append(key)
+        else:
+            then.append(key)
+    return first, then
+
+
+def _stale(instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
+    """Those of `keys` Dagster finds stale or missing (what the UI shows)."""
+    graph = defs.resolve_asset_graph()
+    view = AssetGraphView(
+        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
+        instance=instance,
+        asset_graph=graph,
+    )
+    resolver = CachingStaleStatusResolver(instance, graph, loading_context=view)
+    return [key for key in keys if resolver.get_status(key) != StaleStatus.FRESH]
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -117,8 +204,8 @@ def run_pipeline(
     requests_per_30s: int | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> RunOutcome:
-    """Run the full_load job once over the month range, with the environment's settings and the
-    given ones in their place."""
+    """Bring the warehouse up to date (see the module's docstring), with the environment's
+    settings and the given ones in their place."""
     settings = load_settings().with_overrides(
         raw_dir=Path(raw_dir).resolve() if raw_dir is not None else None,
         api_mode=api_mode,
@@ -131,39 +218,38 @@ def run_pipeline(
     fail_abandoned_runs(instance)
     defs = build_definitions(settings)
     job = defs.resolve_job_def("full_load")
-    first, last = month_range(month_from, month_to)
-    result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
-        instance=instance,
-        raise_on_error=False,
-        asset_selection=_selection(defs, enrich),
-        # One run over the whole range: the facts' BackfillPolicy.single_run() loads it at once.
-        tags={
-            "dagster/asset_partition_range_start": first,
-            "dagster/asset_partition_range_end": last,
-            **process_tags(),
-        },
-    )
+    requested = requested_months(month_from, month_to)
 
-    outcome = RunOutcome(result.run_id, result.success, None)
-    # A run over many months reports one materialization per month; the table shows each
-    # asset once, with its last report (its metadata describes the whole run).
-    latest: dict[str, dict] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        latest[materialization.asset_key.to_user_string()] = {
-            key: _value(value) for key, value in materialization.metadata.items()
-        }
-    outcome.materializations = list(latest.items())
-    for evaluation in result.get_asset_check_evaluations():
-        outcome.checks.append((evaluation.check_name, evaluation.passed, evaluation.severity.value))
-        outcome.check_descriptions[evaluation.check_name] = evaluation.description or ""
-    if not result.success:
-        found = _first_error(result.all_events)
-        outcome.failure = f"{found[0]}: {_root_cause(found[1])}" if found else "see the run's log in the UI"
-    elif failed := outcome.failed_error_checks:
-        outcome.success = False
-        outcome.failure = "; ".join(
-            f"check {name} failed (ERROR): {_first_line(outcome.check_descriptions[name])}" for name in failed
+    def execute(selection: list[dg.AssetKey], tags: dict | None = None) -> dg.ExecuteInProcessResult:
+        return job.execute_in_process(
+            run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
+            instance=instance,
+            raise_on_error=False,
+            asset_selection=selection,
+            tags={**(tags or {}), **process_tags()},
         )
+
+    outcome = RunOutcome()
+    ingest, derived = _unpartitioned(defs, enrich)
+    outcome.add(execute(ingest))
+    if outcome.success and (stale := _stale(instance, defs, derived)):
+        outcome.add(execute(stale))
+    if not outcome.success:
+        return outcome
+    ranges = month_ranges(months_to_reload(instance) | requested)
+    if not ranges and instance.get_latest_materialization_event(listening_report.key) is not None:
+        return outcome  # nothing new
+    # One run per stretch of consecutive months (the facts' BackfillPolicy.single_run() loads
+    # it in one statement), the report with the last; alone the first time if no month has plays.
+    runs = [
+        ([*FACTS], {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
+        for first, last in ranges
+    ] or [([], {})]
+    runs[-1][0].append(listening_report.key)
+    for (selection, tags), loaded in zip(runs, ranges or [None], strict=True):
+        outcome.add(execute(selection, tags))
+        if not outcome.success:
+            break
+        if loaded:
+            outcome.months_loaded.append(loaded)
     return outcome

@@ -13,3 +13,20 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 # every stored play lies in a partition; end_offset=1 makes the current month exist before
 # it is over.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=f"{EARLIEST_PLAY:%Y-%m-%d}", end_offset=1)
+
+
+def month_ranges(months: set[str]) -> list[tuple[str, str]]:
+    """Months (YYYY-MM) as runs of consecutive partitions, each (first key, last key): a run
+    of Dagster covers one range of partitions."""
+    ranges: list[tuple[str, str]] = []
+    for month in sorted(months):
+        key = f"{month}-01"
+        if not monthly_partitions.has_partition_key(key):
+            raise ValueError(f"month {month} is outside the monthly partitions")
+        year, number = int(month[:4]), int(month[5:7])
+        previous = f"{year - (number == 1):04d}-{12 if number == 1 else number - 1:02d}-01"
+        if ranges and ranges[-1][1] == previous:
+            ranges[-1] = (ranges[-1][0], key)
+        else:
+            ranges.append((key, key))
+    return ranges

@@ -13,10 +13,12 @@ def check_result_from_sql(
     problems: str,
     asset_key: dg.AssetKey,
     severity: dg.AssetCheckSeverity,
+    params: dict | None = None,
 ) -> dg.AssetCheckResult:
-    """Run `sql/checks/<name>.sql`; `problems` says what a returned row is, in the plural."""
+    """Run `sql/checks/<name>.sql` (with `params`); `problems` says what a returned row is, in
+    the plural."""
     with warehouse.connect() as conn:
-        cursor = conn.execute(load_sql(f"checks/{name}.sql"))
+        cursor = conn.execute(load_sql(f"checks/{name}.sql"), params)
         rows = cursor.fetchall()
         columns = [c.name for c in cursor.description]
     return dg.AssetCheckResult(

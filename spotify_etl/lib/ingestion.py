@@ -64,6 +64,7 @@ from spotify_etl.lib.export.streams import (
     Utf8Reader,
     bounded_records,
 )
+from spotify_etl.lib.warehouse.incremental import advance, new_plays
 from spotify_etl.lib.warehouse.sql_files import load_sql
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,7 @@ class FileOutcome:
     error: str | None = None
     first_ts: datetime | None = None
     last_ts: datetime | None = None
-    months: set[str] = field(default_factory=set)
+    months: set[str] = field(default_factory=set)  # YYYY-MM (UTC) of the plays stored
     same_as: str | None = None  # for an unchanged file: the path it was loaded from
 
 
@@ -112,6 +113,7 @@ class IngestReport:
     ignored: list[IgnoredFile]
     # Account rows found later to repeat extended history: moved from stored to duplicates.
     account_twins: int = 0
+    account_twin_months: set[str] = field(default_factory=set)
 
     def _sum(self, attribute: str) -> int:
         return sum(getattr(f, attribute) for f in self.files if f.status != "unchanged")
@@ -145,7 +147,10 @@ class IngestReport:
 
     @property
     def months(self) -> set[str]:
-        return set().union(*(f.months for f in self.files if f.status != "unchanged"))
+        """The months (YYYY-MM, UTC) whose staged plays changed: plays stored, or account
+        plays dropped as twins of extended history."""
+        stored = set().union(*(f.months for f in self.files if f.status != "unchanged"))
+        return stored | self.account_twin_months
 
 
 def sha256_of(export_file: ExportFile) -> str:
@@ -216,11 +221,12 @@ def ingest_raw_dir(
             if busy is not None:
                 busy.result()
         report = IngestReport(outcomes, ignored)
-        report.account_twins = _drop_account_twins(first, {o.listener for o in outcomes if o.status != "unchanged"})
         if any(o.status != "unchanged" for o in outcomes):
-            # Fresh statistics: the transforms that follow join this table and need a good plan.
+            # Fresh statistics: the twin search and the transforms that follow join this table
+            # and need a good plan (without them, the twin search took minutes at 1M plays).
             first.execute("ANALYZE staging.streaming_history")
             first.commit()
+        report.account_twins, report.account_twin_months = _drop_account_twins(first)
     for outcome in report.failed:
         log.error("%s: %s", outcome.path, outcome.error, extra={"file": outcome.path, "position": outcome.records_read})
     return report
@@ -354,12 +360,12 @@ def _merge_file(conn: psycopg.Connection, staged: _StagedFile) -> None:
     try:
         if outcome.records_read > len(staged.rejections):
             # Both counted by the server: rows inserted, and load-table rows not inserted.
-            outcome.stored, outcome.duplicates = conn.execute(
+            outcome.stored, outcome.duplicates, months = conn.execute(
                 load_sql("raw/merge_plays.sql"), {"source_file_id": staged.source_file_id}
             ).fetchone()
+            outcome.months = set(months)
             # Computed by the server while the next file is parsed, not per record in Python.
-            outcome.first_ts, outcome.last_ts, months = conn.execute(load_sql("raw/load_table_span.sql")).fetchone()
-            outcome.months = set(months or ())
+            outcome.first_ts, outcome.last_ts = conn.execute(load_sql("raw/load_table_span.sql")).fetchone()
         if staged.rejections:
             with conn.cursor().copy(_COPY_REJECTED) as copy:
                 for row in staged.rejections:
@@ -507,10 +513,17 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
 
 
-def _drop_account_twins(conn: psycopg.Connection, listeners: set[str]) -> int:
-    moved = 0
+def _drop_account_twins(conn: psycopg.Connection) -> tuple[int, set[str]]:
+    """Drop account plays that repeat extended history, for every listener with plays stored
+    since this last ran (also those of a run stopped before it got here); return how many
+    plays were dropped, and their months."""
+    moved, months = 0, set()
     with conn.transaction():
-        for listener in sorted(listeners):
-            rows = conn.execute(load_sql("raw/drop_account_twins.sql"), {"listener": listener}).fetchall()
-            moved += sum(n for _, n in rows)
-    return moved
+        window = new_plays(conn, "account_twins")
+        listeners = [listener for (listener,) in conn.execute("SELECT DISTINCT listener FROM new_plays ORDER BY 1")]
+        for listener in listeners:
+            for _, n, file_months in conn.execute(load_sql("raw/drop_account_twins.sql"), {"listener": listener}):
+                moved += n
+                months.update(file_months)
+        advance(conn, window)
+    return moved, months

@@ -1,4 +1,5 @@
--- Fact keys with no row in their dimension, counted by fact and key.
+-- Fact keys with no row in their dimension, counted by fact and key, among the plays of
+-- [%(start)s, %(end)s): the months a run loaded, or all time.
 SELECT fact, key_name, count(*) AS rows
 FROM (
     SELECT 'fact_tracks_history' AS fact, unnest(ARRAY[
@@ -12,6 +13,7 @@ FROM (
         CASE WHEN f.session_id IS NULL OR NOT EXISTS (SELECT 1 FROM core.fact_listening_sessions d WHERE d.session_id = f.session_id) THEN 'session_id' END
     ]) AS key_name
     FROM core.fact_tracks_history AS f
+    WHERE f.ts >= %(start)s AND f.ts < %(end)s
     UNION ALL
     SELECT 'fact_podcasts_history', unnest(ARRAY[
         CASE WHEN NOT EXISTS (SELECT 1 FROM core.dim_episode d WHERE d.episode_id = f.episode_id) THEN 'episode_id' END,
@@ -24,6 +26,7 @@ FROM (
         CASE WHEN f.session_id IS NULL OR NOT EXISTS (SELECT 1 FROM core.fact_listening_sessions d WHERE d.session_id = f.session_id) THEN 'session_id' END
     ])
     FROM core.fact_podcasts_history AS f
+    WHERE f.ts >= %(start)s AND f.ts < %(end)s
 ) AS keys
 WHERE key_name IS NOT NULL
 GROUP BY fact, key_name;

@@ -5,7 +5,7 @@ SELECT DISTINCT ON (s.content_key)
        s.spotify_episode_uri,
        coalesce(s.episode_name, s.spotify_episode_uri, 'Unnamed episode'),
        coalesce(p.podcast_id, 0)
-FROM staging.streaming_history AS s
+FROM new_plays AS s
 LEFT JOIN core.dim_podcast AS p ON p.podcast_key = 'name:' || s.show_name
 WHERE s.content_kind = 'episode'
 ORDER BY s.content_key, s.ts DESC
@@ -15,6 +15,7 @@ ON CONFLICT (episode_key) DO NOTHING;
 -- What the API says of each fetched episode, in place (its show: the URI-keyed member).
 -- Values are read through the etl_internal.json_* functions (see dim_artist.sql); a release
 -- date is read at its precision (day, month, year), '0000' or no date is NULL plus a flag.
+WITH fetched AS (
 UPDATE core.dim_episode AS d
 SET episode_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.episode_name),
     podcast_id = coalesce(p.podcast_id, d.podcast_id),
@@ -30,7 +31,14 @@ CROSS JOIN LATERAL (SELECT v.value, etl_internal.release_date(v.value) AS date
                     FROM (SELECT etl_internal.json_text(c.raw_data -> 'release_date') AS value) AS v) AS released
 LEFT JOIN core.dim_podcast AS p ON p.spotify_podcast_uri = etl_internal.json_text(c.raw_data -> 'show' -> 'uri')
 WHERE d.spotify_episode_uri = c.spotify_episode_uri
-  AND d.enriched_at IS DISTINCT FROM c.fetched_at;
+  AND d.enriched_at IS DISTINCT FROM c.fetched_at
+RETURNING d.episode_key
+)
+-- A fetched duration or artist changes the facts of every month holding its plays.
+INSERT INTO changed_months
+SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM staging.streaming_history AS s
+JOIN fetched AS f ON f.episode_key = s.content_key;
 
 
 UPDATE staging.spotify_episode_data SET is_processed = true WHERE NOT is_processed;

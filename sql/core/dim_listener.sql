@@ -1,9 +1,12 @@
 -- Each listener's home: the most frequent conn_country and its time zone, unless the
--- configured home zone (%(home_time_zone)s) says otherwise.
+-- configured home zone (%(home_time_zone)s) says otherwise. Looked at again for the listeners
+-- with new plays; the months of a listener added, or whose home changed (local times change),
+-- go to changed_months.
+WITH changed AS (
 INSERT INTO core.dim_listener (listener, home_country, home_time_zone)
 SELECT listeners.listener, top.conn_country,
        coalesce(%(home_time_zone)s, ct.timezone, 'UTC')
-FROM (SELECT DISTINCT listener FROM staging.streaming_history) AS listeners
+FROM (SELECT DISTINCT listener FROM new_plays) AS listeners
 LEFT JOIN LATERAL (
     SELECT conn_country FROM staging.streaming_history AS s
     WHERE s.listener = listeners.listener AND conn_country IS NOT NULL
@@ -13,7 +16,13 @@ LEFT JOIN etl_internal.country_timezone AS ct ON ct.country_code = top.conn_coun
 ON CONFLICT (listener) DO UPDATE
 SET home_country = excluded.home_country, home_time_zone = excluded.home_time_zone
 WHERE (core.dim_listener.home_country, core.dim_listener.home_time_zone)
-      IS DISTINCT FROM (excluded.home_country, excluded.home_time_zone);
+      IS DISTINCT FROM (excluded.home_country, excluded.home_time_zone)
+RETURNING listener
+)
+INSERT INTO changed_months
+SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM staging.streaming_history AS s
+JOIN changed AS c ON c.listener = s.listener;
 
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
 ANALYZE core.dim_listener;

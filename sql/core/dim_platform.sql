@@ -14,7 +14,7 @@ SELECT p,
            WHEN p ~* 'linux' THEN 'desktop-linux'
            ELSE 'other'
        END
-FROM (SELECT DISTINCT platform AS p FROM staging.streaming_history WHERE platform IS NOT NULL) AS raw
+FROM (SELECT DISTINCT platform AS p FROM new_plays WHERE platform IS NOT NULL) AS raw
 ON CONFLICT (platform) DO NOTHING;
 
 -- Fresh statistics, so that the fact loads join it with a sensible plan.

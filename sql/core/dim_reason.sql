@@ -24,7 +24,7 @@ ON CONFLICT (reason_code) DO NOTHING;
 
 INSERT INTO core.dim_reason (reason_code, description, reason_group, is_known)
 SELECT DISTINCT code, 'Reason not in the known vocabulary: ' || code, 'other', false
-FROM staging.streaming_history,
+FROM new_plays,
      LATERAL (VALUES (reason_start), (reason_end)) AS r(code)
 WHERE code IS NOT NULL
 ON CONFLICT (reason_code) DO NOTHING;

@@ -9,7 +9,7 @@ SELECT DISTINCT ON (s.content_key)
        coalesce(a.artist_id, 0),
        s.album_name,
        s.content_kind = 'local'
-FROM staging.streaming_history AS s
+FROM new_plays AS s
 LEFT JOIN core.dim_artist AS a ON a.artist_key = 'name:' || s.artist_name
 WHERE s.content_kind IN ('track', 'local')
 ORDER BY s.content_key, s.ts DESC
@@ -20,6 +20,7 @@ ON CONFLICT (track_key) DO NOTHING;
 -- etl_internal.json_* functions (see dim_artist.sql). A release date is read at its precision
 -- (day, month, year); '0000' or a malformed date is NULL plus a flag, never 1900-01-01. An
 -- album type in another case (seen in real answers) is kept in lower case.
+WITH fetched AS (
 UPDATE core.dim_track AS d
 SET track_name = coalesce(etl_internal.json_text(c.raw_data -> 'name'), d.track_name),
     artist_id = coalesce(primary_artist.artist_id, d.artist_id),
@@ -41,7 +42,14 @@ LEFT JOIN core.dim_artist AS primary_artist
 CROSS JOIN LATERAL (SELECT v.value, etl_internal.release_date(v.value) AS date
                     FROM (SELECT etl_internal.json_text(c.raw_data -> 'album' -> 'release_date') AS value) AS v) AS released
 WHERE d.spotify_track_uri = c.spotify_track_uri
-  AND d.enriched_at IS DISTINCT FROM c.fetched_at;
+  AND d.enriched_at IS DISTINCT FROM c.fetched_at
+RETURNING d.track_key
+)
+-- A fetched duration or artist changes the facts of every month holding its plays.
+INSERT INTO changed_months
+SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM staging.streaming_history AS s
+JOIN fetched AS f ON f.track_key = s.content_key;
 
 -- Every artist of each fetched track, in credit order.
 INSERT INTO core.bridge_track_artist (track_id, artist_id, position)

@@ -1,15 +1,30 @@
--- Rebuild the listening sessions: a listener's plays, ordered by start (ts - ms_played),
--- form one session while each starts less than %(gap_seconds)s after the previous ended.
--- A session's id is its first play's play_id, so it is stable as long as its plays are.
--- Its length category's bounds are parameters (spotify_etl/defs/core/listening_sessions.py).
-TRUNCATE core.play_session, core.fact_listening_sessions;
+-- Listening sessions: a listener's plays, ordered by start (ts - ms_played), form one session
+-- while each starts at most %(gap_seconds)s after the previous one ended. A session's id is
+-- its first play's play_id, so it is stable as long as its plays are. Its length category's
+-- bounds are parameters (spotify_etl/defs/core/listening_sessions.py).
+--
+-- Built again only from where new plays (the view new_plays) can change anything: for each
+-- listener with new plays, from the start of the first session that ends within the gap
+-- before the earliest new play (or from that play). Everything before that point keeps its
+-- sessions: its last play ended more than the gap before anything rebuilt. The months of the
+-- plays whose session changed are left in changed_months: the facts of those months reload.
+CREATE TEMP TABLE session_rebuild ON COMMIT DROP AS
+SELECT n.listener,
+       least(n.first_started, (SELECT min(f.session_start) FROM core.fact_listening_sessions AS f
+                               WHERE f.listener = n.listener
+                                 AND f.session_end >= n.first_started - make_interval(secs => %(gap_seconds)s)))
+           AS rebuild_from
+FROM (SELECT listener, min(ts - make_interval(secs => coalesce(ms_played, 0) / 1000.0)) AS first_started
+      FROM new_plays GROUP BY listener) AS n;
 
 CREATE TEMP TABLE session_plays ON COMMIT DROP AS
 WITH plays AS (
-    SELECT play_id, listener, ts,
-           ts - make_interval(secs => coalesce(ms_played, 0) / 1000.0) AS started,
-           coalesce(ms_played, 0) AS ms_played
-    FROM staging.streaming_history
+    SELECT s.play_id, s.listener, s.ts,
+           s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) AS started,
+           coalesce(s.ms_played, 0) AS ms_played
+    FROM staging.streaming_history AS s
+    JOIN session_rebuild AS r ON r.listener = s.listener
+    WHERE s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) >= r.rebuild_from
 ), marked AS (
     SELECT *,
            CASE WHEN started - lag(ts) OVER w <= make_interval(secs => %(gap_seconds)s)
@@ -24,6 +39,25 @@ SELECT play_id, listener, ts, started, ms_played,
        first_value(play_id) OVER (PARTITION BY listener, n ORDER BY started, play_id) AS session_id
 FROM numbered;
 
+-- The sessions rebuilt go, with their plays' assignments (also those of plays no longer staged).
+CREATE TEMP TABLE sessions_replaced ON COMMIT DROP AS
+WITH deleted AS (
+    DELETE FROM core.fact_listening_sessions AS f
+    USING session_rebuild AS r
+    WHERE f.listener = r.listener AND f.session_start >= r.rebuild_from
+    RETURNING f.session_id
+)
+SELECT session_id FROM deleted;
+
+CREATE TEMP TABLE assignments_replaced ON COMMIT DROP AS
+WITH deleted AS (
+    DELETE FROM core.play_session AS ps
+    USING sessions_replaced AS r
+    WHERE ps.session_id = r.session_id
+    RETURNING ps.play_id, ps.session_id
+)
+SELECT play_id, session_id FROM deleted;
+
 INSERT INTO core.play_session (play_id, session_id)
 SELECT play_id, session_id FROM session_plays;
 
@@ -37,6 +71,13 @@ SELECT session_id, listener, min(started), max(ts), count(*),
             ELSE 'marathon' END
 FROM session_plays
 GROUP BY session_id, listener;
+
+-- Months of plays whose session is new or another (their fact rows carry the session id).
+INSERT INTO changed_months
+SELECT DISTINCT to_char(p.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM session_plays AS p
+LEFT JOIN assignments_replaced AS a ON a.play_id = p.play_id
+WHERE a.session_id IS DISTINCT FROM p.session_id;
 
 -- Fresh statistics for the fact loads that join these.
 ANALYZE core.play_session;

@@ -1,3 +1,2 @@
--- The time span and the months (YYYY-MM, UTC) of the plays of the file being loaded.
-SELECT min(ts), max(ts), coalesce(array_agg(DISTINCT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM')), '{}')
-FROM load_plays;
+-- The time span of the plays of the file being loaded.
+SELECT min(ts), max(ts) FROM load_plays;

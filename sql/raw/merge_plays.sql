@@ -1,5 +1,6 @@
 -- Merge one file's plays into staging; a play already stored (same natural key) is a duplicate.
--- Returns (stored, duplicates), counted by the server from what happened: the rows inserted,
+-- Returns (stored, duplicates, months of the plays stored as YYYY-MM in UTC), counted by the
+-- server from what happened: the rows inserted,
 -- and the rows of the load table that were not (ON CONFLICT DO NOTHING declines only a
 -- conflict; a file's positions are unique, so those are its rows less the ones inserted).
 -- Neither depends on the parser's count of records read, which they must add up to.
@@ -29,7 +30,8 @@ SELECT
 FROM load_plays
 ORDER BY source_position
 ON CONFLICT ON CONSTRAINT streaming_history_natural_key DO NOTHING
-RETURNING source_position
+RETURNING ts
 )
-SELECT stored, (SELECT count(*) FROM load_plays) - stored
+SELECT stored, (SELECT count(*) FROM load_plays) - stored,
+       coalesce((SELECT array_agg(DISTINCT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM')) FROM inserted), '{}')
 FROM (SELECT count(*) AS stored FROM inserted) AS i;

@@ -1,6 +1,5 @@
--- What staging.streaming_history holds: row count, plays by kind, first and last play.
+-- What staging.streaming_history holds: plays by kind, first and last play.
 SELECT
-    (SELECT count(*) FROM staging.streaming_history) AS total,
     (SELECT jsonb_object_agg(content_kind, n)
        FROM (SELECT content_kind, count(*) AS n
                FROM staging.streaming_history GROUP BY content_kind) AS k) AS by_kind,

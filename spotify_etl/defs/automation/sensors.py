@@ -7,26 +7,11 @@ import dagster as dg
 
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs
 from spotify_etl.defs.automation.jobs import full_load_job
-from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.defs.partitions import month_ranges, monthly_partitions
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import ExportsResource
 from spotify_etl.lib.export.discover import UNREADABLE, discover, months_of
 from spotify_etl.lib.ingestion import sha256_of
-
-
-def _contiguous_ranges(months: set[str]) -> list[tuple[str, str]]:
-    """Runs of consecutive months, as (first, last) partition keys."""
-    keys = set(monthly_partitions.get_partition_keys())
-    ordered = sorted(f"{m}-01" for m in months if f"{m}-01" in keys)
-    ranges: list[tuple[str, str]] = []
-    for key in ordered:
-        year, month = int(key[:4]), int(key[5:7])
-        previous = f"{year - (month == 1):04d}-{12 if month == 1 else month - 1:02d}-01"
-        if ranges and ranges[-1][1] == previous:
-            ranges[-1] = (ranges[-1][0], key)
-        else:
-            ranges.append((key, key))
-    return ranges
 
 
 @dg.sensor(
@@ -80,7 +65,7 @@ def raw_files_sensor(context: dg.SensorEvaluationContext, exports: ExportsResour
 
     # The files found in one tick share their runs: one per run of consecutive months.
     content = hashlib.sha256("".join(sorted(changed.values())).encode()).hexdigest()[:16]
-    for first, last in _contiguous_ranges(months):
+    for first, last in month_ranges({m for m in months if monthly_partitions.has_partition_key(f"{m}-01")}):
         requests.append(
             dg.RunRequest(
                 run_key=f"{content}:{first}:{last}",

@@ -15,6 +15,7 @@ from spotify_etl.defs.core.dimensions import (
 )
 from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
 from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
+from spotify_etl.defs.core.plays_by_month import plays_by_month
 from spotify_etl.defs.core.track_versions import track_versions
 
 assets = [
@@ -28,6 +29,7 @@ assets = [
     dim_podcast,
     dim_episode,
     fact_listening_sessions,
+    plays_by_month,
     track_versions,
     fact_tracks_history,
     fact_podcasts_history,

@@ -1,5 +1,7 @@
 """The fact tables' integrity checks, each a file of `sql/checks/` that returns the offending
 rows: no row, no problem. All are ERROR checks: a failing one fails the command that ran it.
+In a run over a range of months they check the plays of those months (what the run loaded:
+the cost follows the run, not the history); in a run without one, all of them.
 
 Every query covers both fact tables. A check hangs on fact_tracks_history (the UI shows it
 there) and declares everything else its query reads, fact_podcasts_history first, so the
@@ -80,8 +82,13 @@ FACT_CHECKS = (
         for check in FACT_CHECKS
     ],
 )
-def fact_integrity_checks(warehouse: WarehouseResource):
+def fact_integrity_checks(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    if context.has_partition_key_range:
+        window = context.partition_time_window
+        span = {"start": window.start, "end": window.end}
+    else:
+        span = {"start": "-infinity", "end": "infinity"}
     for check in FACT_CHECKS:
         yield check_result_from_sql(
-            warehouse, check.name, check.problems, fact_tracks_history.key, dg.AssetCheckSeverity.ERROR
+            warehouse, check.name, check.problems, fact_tracks_history.key, dg.AssetCheckSeverity.ERROR, span
         )

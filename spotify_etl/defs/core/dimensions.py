@@ -1,15 +1,42 @@
 """The dimensions, each built set-based by one file of `sql/core/` named like it.
 
 They are created from the export's own names, so facts never wait for the API; enrichment
-fills their other columns in place later. Every build is an idempotent upsert.
+fills their other columns in place later. Every build is an idempotent upsert that reads
+only the plays stored since the dimension was last built (spotify_etl.lib.warehouse.incremental),
+so its cost follows the new data, not the history. A change that alters facts already loaded
+(a fetched duration or artist, a listener's home) is reported as the months it reaches
+(spotify_etl.defs.changed_months).
 """
 
 import dagster as dg
 
+from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.timezones import single_zone_countries, validate_zone
+from spotify_etl.lib.warehouse.incremental import IncrementalBuild, build_from_new_plays
+
+
+def _built(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    name: str,
+    build: IncrementalBuild,
+    *settings: object,
+    metadata: dict | None = None,
+) -> dg.MaterializeResult:
+    report_changed_months(context, warehouse, build.changed_months, name)
+    window = build.window
+    return dg.MaterializeResult(
+        metadata={
+            **warehouse.table_metadata(f"core.{name}"),
+            **(metadata or {}),
+            "source_files_read": "none new" if window.is_empty else f"{window.after_file + 1} .. {window.through_file}",
+            "months_changed": len(build.changed_months),
+        },
+        data_version=rules_version(f"core/{name}.sql", *settings),
+    )
 
 
 def _dimension(name: str, description: str, *upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
@@ -19,9 +46,10 @@ def _dimension(name: str, description: str, *upstream: dg.AssetsDefinition) -> d
         kinds={"postgres", "sql"},
         description=f"core.{name}: {description} Built by sql/core/{name}.sql.",
     )
-    def build(warehouse: WarehouseResource) -> dg.MaterializeResult:
-        warehouse.run_sql_file(f"core/{name}.sql")
-        return dg.MaterializeResult(metadata=warehouse.table_metadata(f"core.{name}"))
+    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+        with warehouse.connect() as conn:
+            built = build_from_new_plays(conn, name, f"core/{name}.sql")
+        return _built(context, warehouse, name, built)
 
     return build
 
@@ -69,7 +97,9 @@ dim_episode = _dimension(
         "conn_country). Built by sql/core/dim_listener.sql."
     ),
 )
-def dim_listener(exports: ExportsResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+def dim_listener(
+    context: dg.AssetExecutionContext, exports: ExportsResource, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
     home = validate_zone(exports.home_time_zone) if exports.home_time_zone else None
     countries = single_zone_countries()
     with warehouse.connect() as conn:
@@ -83,9 +113,11 @@ def dim_listener(exports: ExportsResource, warehouse: WarehouseResource) -> dg.M
             )
         if home and home not in known:
             raise ValueError(f"time zone {home!r} is unknown to the PostgreSQL server")
-    warehouse.run_sql_file("core/dim_listener.sql", {"home_time_zone": home})
-    with warehouse.connect() as conn:
+        # Another home zone setting: every listener's home is looked at again.
+        built = build_from_new_plays(
+            conn, "dim_listener", "core/dim_listener.sql", {"home_time_zone": home}, settings=home or ""
+        )
         homes = dict(conn.execute("SELECT listener, home_time_zone FROM core.dim_listener ORDER BY 1").fetchall())
-    return dg.MaterializeResult(
-        metadata={**warehouse.table_metadata("core.dim_listener"), "home_time_zones": dg.MetadataValue.json(homes)}
+    return _built(
+        context, warehouse, "dim_listener", built, home, metadata={"home_time_zones": dg.MetadataValue.json(homes)}
     )

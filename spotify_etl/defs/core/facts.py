@@ -4,6 +4,10 @@ of ts (UTC).
 Loading a month deletes that month's rows and inserts them again from staging in one
 transaction, so building month by month or all at once gives identical tables. A run over
 many months (a backfill) is one run and one statement (BackfillPolicy.single_run()).
+
+A month is stale when its partition of plays_by_month has a new version (something it is
+built from changed); the automation condition reloads exactly those months. New rows of the
+dimensions or sessions do not make every month stale: their changes arrive month by month.
 """
 
 from datetime import datetime
@@ -23,6 +27,7 @@ from spotify_etl.defs.core.dimensions import (
     dim_track,
 )
 from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
+from spotify_etl.defs.core.plays_by_month import plays_by_month
 from spotify_etl.defs.partitions import monthly_partitions
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.database import execute_sql_file
@@ -37,7 +42,16 @@ from spotify_etl.lib.warehouse.database import execute_sql_file
 SKIP_BELOW_MS = 30_000
 FULL_FROM_SHARE = 0.8
 
-_FACT_DEPS = [dim_date, dim_time, dim_reason, dim_platform, dim_listener, fact_listening_sessions]
+_FACT_DEPS = [plays_by_month, dim_date, dim_time, dim_reason, dim_platform, dim_listener, fact_listening_sessions]
+
+# Reload a month when its plays_by_month partition has a new version (never for an update of
+# an unpartitioned dependency, which would mean every month), once nothing upstream is still
+# being built.
+RELOAD_CHANGED_MONTHS = (
+    dg.AutomationCondition.any_deps_updated().allow(dg.AssetSelection.assets(plays_by_month.key))
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("plays of the month changed")
 
 
 def _load_months(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str) -> dg.MaterializeResult:
@@ -71,6 +85,7 @@ def _span(start: datetime, end: datetime) -> str:
     deps=[*_FACT_DEPS, dim_track, dim_artist],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=RELOAD_CHANGED_MONTHS,
     kinds={"postgres", "sql"},
     description=(
         "core.fact_tracks_history: one row per music play (tracks and local files) with local "
@@ -85,6 +100,7 @@ def fact_tracks_history(context: dg.AssetExecutionContext, warehouse: WarehouseR
     deps=[*_FACT_DEPS, dim_episode, dim_podcast],
     partitions_def=monthly_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    automation_condition=RELOAD_CHANGED_MONTHS,
     kinds={"postgres", "sql"},
     description=(
         "core.fact_podcasts_history: one row per podcast episode play, with local time and "

@@ -1,10 +1,14 @@
-"""fact_listening_sessions: sessions over all of a listener's plays (sessions cross months)."""
+"""fact_listening_sessions: sessions over all of a listener's plays (sessions cross months),
+built again only from where new plays can change them; the months whose plays changed
+session are reported for the facts to reload (spotify_etl.defs.changed_months)."""
 
 import dagster as dg
 from pydantic import Field
 
+from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.lib.warehouse.incremental import build_from_new_plays
 
 # A gap this long between one play's end and the next one's start ends a session.
 DEFAULT_SESSION_GAP_MINUTES = 30
@@ -28,24 +32,29 @@ class SessionConfig(dg.Config):
         + ", marathon beyond. Built by sql/core/listening_sessions.sql."
     ),
 )
-def fact_listening_sessions(config: SessionConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    warehouse.run_sql_file(
-        "core/listening_sessions.sql",
-        {
-            "gap_seconds": config.session_gap_minutes * 60,
-            **{f"{name}_below_minutes": minutes for name, minutes in LENGTH_CATEGORIES.items()},
-        },
-    )
+def fact_listening_sessions(
+    context: dg.AssetExecutionContext, config: SessionConfig, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    params = {
+        "gap_seconds": config.session_gap_minutes * 60,
+        **{f"{name}_below_minutes": minutes for name, minutes in LENGTH_CATEGORIES.items()},
+    }
+    # Another gap or other bounds: every session is built again.
+    settings = repr(sorted(params.items()))
     with warehouse.connect() as conn:
+        built = build_from_new_plays(conn, "fact_listening_sessions", "core/listening_sessions.sql", params, settings)
         by_category = dict(
             conn.execute(
                 "SELECT length_category, count(*) FROM core.fact_listening_sessions GROUP BY 1 ORDER BY 1"
             ).fetchall()
         )
+    report_changed_months(context, warehouse, built.changed_months, "fact_listening_sessions")
     return dg.MaterializeResult(
         metadata={
             **warehouse.table_metadata("core.fact_listening_sessions"),
             "sessions_by_length": dg.MetadataValue.json(by_category),
             "session_gap_minutes": config.session_gap_minutes,
-        }
+            "months_changed": len(built.changed_months),
+        },
+        data_version=rules_version("core/listening_sessions.sql", settings),
     )

@@ -1,7 +1,7 @@
 """enriched_tracks, enriched_artists, enriched_episodes, enriched_podcasts: Spotify Web API
 responses in the jsonb cache of `staging` (spotify_etl.lib.spotify.enrichment does the work).
 Each asset succeeds whatever the API does: with no credentials it reports the pending work,
-under a long rate limit it reports when it will resume."""
+under a long rate limit it reports when it will resume. Its data version is the cache's size."""
 
 import dagster as dg
 
@@ -39,7 +39,9 @@ def _enrich(
         metadata["deferred_until"] = outcome.deferred_until.isoformat()
     if outcome.failures_by_reason:
         metadata["failures_by_reason"] = dg.MetadataValue.json(outcome.failures_by_reason)
-    return dg.MaterializeResult(metadata=metadata)
+    # The cache only grows (an answer is never fetched twice): its size is its version, and a
+    # run that fetched nothing leaves the dimensions up to date.
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(str(metadata["dagster/row_count"])))
 
 
 def _description(entity: Entity, source: str) -> str:

@@ -1,10 +1,13 @@
 """raw_plays: every play of every export file under the raw directory, one row per unique play
-in `staging.streaming_history` (spotify_etl.lib.ingestion does the work)."""
+in `staging.streaming_history` (spotify_etl.lib.ingestion does the work). The months whose
+plays changed are reported for the facts to reload (spotify_etl.defs.changed_months); the
+data version is the staged plays' count and last source file, so nothing new is no new version."""
 
 from pathlib import Path
 
 import dagster as dg
 
+from spotify_etl.defs.changed_months import report_changed_months
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.ingestion import IngestReport, ingest_raw_dir
 from spotify_etl.lib.warehouse.sql_files import load_sql
@@ -26,16 +29,23 @@ def raw_plays(
     report = ingest_raw_dir(
         warehouse.url(), raw_dir, keep_personal_data=exports.keep_personal_data, progress=context.log.info
     )
+    read_now = any(f.status != "unchanged" for f in report.files)
     with warehouse.connect() as conn:
-        summary = conn.execute(load_sql("raw/streaming_history_summary.sql")).fetchone()
+        stored, last_file = conn.execute(load_sql("raw/source_files_totals.sql")).fetchone()
+        # What staging holds is looked at again only when a file was read.
+        summary = conn.execute(load_sql("raw/streaming_history_summary.sql")).fetchone() if read_now else None
     for failed in report.failed:
         context.log.error(f"FILE FAILED: {failed.path}: {failed.error}")
-    metadata = {**warehouse.table_metadata("staging.streaming_history"), **_metadata(report, raw_dir, summary)}
-    return dg.MaterializeResult(metadata=metadata)
+    report_changed_months(context, warehouse, report.months, "raw_plays")
+    metadata = _metadata(report, raw_dir, summary)
+    metadata["dagster/row_count"] = stored
+    if summary:
+        metadata.update(warehouse.table_metadata("staging.streaming_history"))
+    # Plays are only ever added (and account twins moved to duplicates, which lowers `stored`).
+    return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(f"{stored}:{last_file}"))
 
 
-def _metadata(report: IngestReport, raw_dir: Path, summary: tuple) -> dict:
-    total, by_kind, first_ts, last_ts = summary
+def _metadata(report: IngestReport, raw_dir: Path, summary: tuple | None) -> dict:
     read_now = [f for f in report.files if f.status != "unchanged"]
     metadata = {
         "raw_dir": str(raw_dir),
@@ -47,11 +57,13 @@ def _metadata(report: IngestReport, raw_dir: Path, summary: tuple) -> dict:
         "stored": report.stored,
         "duplicates": report.duplicates,
         "rejected": report.rejected,
-        "plays_by_kind": dg.MetadataValue.json(by_kind or {}),
-        "first_play": str(first_ts) if first_ts else "none",
-        "last_play": str(last_ts) if last_ts else "none",
-        "dagster/row_count": total,
+        "months_changed": len(report.months),
     }
+    if summary:
+        by_kind, first_ts, last_ts = summary
+        metadata["plays_by_kind"] = dg.MetadataValue.json(by_kind or {})
+        metadata["first_play"] = str(first_ts) if first_ts else "none"
+        metadata["last_play"] = str(last_ts) if last_ts else "none"
     if report.rejected_by_reason:
         metadata["rejected_by_reason"] = dg.MetadataValue.json(dict(report.rejected_by_reason))
     if report.ignored:

@@ -1,0 +1,212 @@
+"""Benchmark: what a run costs when it does only what new data changes.
+
+    python bench/incremental.py [--plays 1000000] [--database-url URL]
+
+Generates N plays as an export (~16k records a file), then measures, in one run of this
+script, each step a fresh `spotify-etl run --no-enrich` process on a fresh database and a
+fresh Dagster instance (wall time from start to exit, peak RSS of the process):
+
+  floor        parse (ijson) + COPY of the same records into a narrow typed table
+  first        the first run: ingestion and every asset, Dagster included
+  no_op        the same command again, nothing new
+  new_file     after one new file of ~3k plays over 5 months is dropped in
+  month        `--from M --to M` of the busiest month (a reload asked for)
+  report       building the HTML report alone, from the loaded warehouse (in-process)
+
+and a run's fixed cost: the first run and a no-op run of a 3-play export. It prints each with
+its ratio to the floor or to the first run, measured here. Goals (issue 14): first <= 3x the
+floor, no-op <= 5 % and new file <= 10 % of the first run, month <= 2 s, report <= 3 s,
+peak RSS <= 300 MB, fixed cost <= 5 s. Without --database-url an embedded server is started
+under bench/out/. Figures are written up in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+sys.path.insert(0, str(HERE))
+
+from ingest import phase_floor  # noqa: E402  (the same floor as bench/ingest.py)
+
+
+def _timed(command: list[str], env: dict) -> dict:
+    """Run a command to its end: wall seconds and the peak RSS of its process tree's largest."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{output[-3000:]}")
+    return {"seconds": seconds, "peak_rss_mb": usage.ru_maxrss / 1024, "output": output}
+
+
+def _cli_run(env: dict, raw_dir: Path, *extra: str) -> dict:
+    spotify_etl = Path(sys.executable).with_name("spotify-etl")
+    result = _timed([str(spotify_etl), "run", "--raw-dir", str(raw_dir), "--no-enrich", *extra], env)
+    reloaded = [line for line in result["output"].splitlines() if line.startswith("facts reloaded for:")]
+    result["months"] = reloaded[0].removeprefix("facts reloaded for: ") if reloaded else "none"
+    return result
+
+
+def _fresh_database(server_url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    name = f"bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(server_url: str, url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(make_url(url).database)))
+
+
+def _export(plays: int) -> Path:
+    from spotify_etl.lib.synthetic import write_export
+
+    raw_dir = OUT / f"incremental_{plays}"
+    marker = raw_dir / ".complete"
+    if not marker.exists():
+        print(f"generating {plays:,} plays under {raw_dir} ...", flush=True)
+        write_export(raw_dir / "export", plays, account_months=0)
+        marker.write_text("ok")
+    return raw_dir
+
+
+def _new_file(raw_dir: Path) -> Path:
+    """~3k plays over five months (another seed: other sessions), as a file of its own."""
+    from spotify_etl.lib.synthetic import generate_plays, write_json_array
+
+    path = raw_dir / "export" / "Spotify Extended Streaming History" / "Streaming_History_Audio_new.json"
+    plays = list(
+        generate_plays(3_000, seed=99, start=datetime(2025, 3, 1, tzinfo=UTC), end=datetime(2025, 8, 1, tzinfo=UTC))
+    )
+    write_json_array(path, plays)
+    return path
+
+
+def _report_seconds(url: str) -> dict:
+    code = (
+        "import time, psycopg, tempfile, resource, json, pathlib;"
+        "from spotify_etl.lib.report.build import write_report;"
+        f"conn = psycopg.connect({url!r});"
+        "t = time.perf_counter(); write_report(conn, pathlib.Path(tempfile.mkdtemp()));"
+        "print(json.dumps({'seconds': time.perf_counter() - t,"
+        " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"
+    )
+    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def _busiest_month(url: str) -> str:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM') FROM staging.streaming_history"
+            " GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+        ).fetchone()[0]
+
+
+def _tiny_export(root: Path) -> Path:
+    from spotify_etl.lib.synthetic import generate_plays, write_json_array
+
+    raw_dir = root / "tiny"
+    path = raw_dir / "export" / "Spotify Extended Streaming History" / "Streaming_History_Audio_2024.json"
+    write_json_array(
+        path, list(generate_plays(3, start=datetime(2024, 1, 1, tzinfo=UTC), end=datetime(2024, 2, 1, tzinfo=UTC)))
+    )
+    return raw_dir
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--plays", type=int, default=1_000_000)
+    parser.add_argument("--database-url", help="a database on the server to measure (default: embedded)")
+    args = parser.parse_args()
+
+    OUT.mkdir(exist_ok=True)
+    raw_dir = _export(args.plays)
+    new_file = raw_dir / "export" / "Spotify Extended Streaming History" / "Streaming_History_Audio_new.json"
+    new_file.unlink(missing_ok=True)
+    if args.database_url:
+        server_url = args.database_url
+    else:
+        from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server
+
+        server_url = start_embedded_server(OUT / "embedded-home")
+
+    def environment(url: str) -> dict:
+        home = OUT / f"home_{uuid.uuid4().hex[:8]}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))}
+        return env | {"SPOTIFY_ETL_HOME": str(home), "SPOTIFY_ETL_DATABASE_URL": url}
+
+    results: dict[str, dict] = {}
+    url = _fresh_database(server_url)
+    floor = phase_floor(url, raw_dir)
+    results["floor"] = {"seconds": floor["seconds"], "peak_rss_mb": floor["peak_rss_mb"]}
+    _drop_database(server_url, url)
+
+    url = _fresh_database(server_url)
+    env = environment(url)
+    results["first"] = _cli_run(env, raw_dir)
+    results["no_op"] = _cli_run(env, raw_dir)
+    _new_file(raw_dir)
+    results["new_file"] = _cli_run(env, raw_dir)
+    month = _busiest_month(url)
+    results["month"] = _cli_run(env, raw_dir, "--from", month, "--to", month)
+    results["report"] = _report_seconds(url)
+    _drop_database(server_url, url)
+    new_file.unlink()
+
+    tiny = _tiny_export(OUT / f"tiny_{uuid.uuid4().hex[:8]}")
+    url = _fresh_database(server_url)
+    env = environment(url)
+    results["fixed_first"] = _cli_run(env, tiny)
+    results["fixed_no_op"] = _cli_run(env, tiny)
+    _drop_database(server_url, url)
+
+    with psycopg.connect(server_url) as conn:
+        version = conn.execute("SHOW server_version").fetchone()[0]
+    first = results["first"]["seconds"]
+    floor_s = results["floor"]["seconds"]
+    print(f"\n{args.plays:,} plays; PostgreSQL {version}; {os.cpu_count()} cores")
+    print(f"{'step':<12} {'seconds':>8} {'ratio':>16} {'peak RSS MB':>12}  months reloaded")
+    ratios = {
+        "first": f"{first / floor_s:.2f}x floor",
+        "no_op": f"{results['no_op']['seconds'] / first:.1%} of first",
+        "new_file": f"{results['new_file']['seconds'] / first:.1%} of first",
+    }
+    for name, r in results.items():
+        print(
+            f"{name:<12} {r['seconds']:>8.2f} {ratios.get(name, ''):>16} {r['peak_rss_mb']:>12.0f}"
+            f"  {r.get('months', '')}"
+        )
+    print(
+        f"\ngoals: first <= 3x floor ({first / floor_s:.2f}x), no-op <= 5% "
+        f"({results['no_op']['seconds'] / first:.1%}), new file <= 10% ({results['new_file']['seconds'] / first:.1%}), "
+        f"month <= 2 s ({results['month']['seconds']:.2f} s), report <= 3 s ({results['report']['seconds']:.2f} s), "
+        f"peak RSS <= 300 MB ({max(r['peak_rss_mb'] for r in results.values()):.0f} MB), "
+        f"fixed cost <= 5 s ({results['fixed_first']['seconds']:.2f} s first, "
+        f"{results['fixed_no_op']['seconds']:.2f} s no-op)"
+    )
+
+
+if __name__ == "__main__":
+    main()

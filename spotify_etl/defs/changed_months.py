@@ -1,0 +1,83 @@
+"""How the facts learn which months to reload: every step that changes something a month's
+facts are built from reports that month of `plays_by_month`, a monthly-partitioned asset
+Dagster does not build (spotify_etl/defs/core/plays_by_month.py).
+
+Each report is an observation of one partition with its data version: a digest of what the
+month's facts are built from (spotify_etl.lib.warehouse.incremental.month_versions, the same
+one "Observe" in the UI computes for every month). So in the UI the facts' partitions of
+exactly those months show stale ("has a new dependency data version"), and their automation
+condition materializes exactly them. Unpartitioned steps upstream of the
+facts (dimensions, sessions) report their changes this way, month by month; their own data
+version is the version of their rules (`rules_version`), so a new row in a dimension does not
+make every month stale, while a changed rule (SQL or setting) does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import dagster as dg
+
+from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.lib.warehouse.incremental import month_versions
+from spotify_etl.lib.warehouse.sql_files import load_sql
+
+PLAYS_BY_MONTH = dg.AssetKey("plays_by_month")
+# The monthly-partitioned facts built from plays_by_month.
+FACTS = (dg.AssetKey("fact_tracks_history"), dg.AssetKey("fact_podcasts_history"))
+
+
+def report_changed_months(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, months: set[str], changed_by: str
+) -> None:
+    """Observe each month (YYYY-MM) of plays_by_month again, once `changed_by` has committed."""
+    for month in months:
+        if not monthly_partitions.has_partition_key(f"{month}-01"):
+            # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
+            raise ValueError(f"month {month} changed by {changed_by} is outside the monthly partitions")
+    with warehouse.connect() as conn:
+        versions = month_versions(conn, months)
+    observe_months(context, versions, changed_by)
+    if months:
+        context.log.info(f"{changed_by}: facts of {len(months)} months to reload: {_ranges(months)}")
+
+
+def observe_months(context: dg.AssetExecutionContext, versions: dict[str, str], observed_by: str) -> None:
+    """Log an observation of each month's plays_by_month partition with its version."""
+    for month, version in sorted(versions.items()):
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=PLAYS_BY_MONTH,
+                partition=f"{month}-01",
+                description=f"observed by {observed_by}",
+                metadata={"observed_by": observed_by},
+                tags={"dagster/data_version": version},
+            )
+        )
+
+
+def months_to_reload(instance: dg.DagsterInstance) -> set[str]:
+    """The months (YYYY-MM) whose plays_by_month partition was reported after a fact's partition
+    was last materialized (or that fact's partition never was): Dagster's "new dependency
+    data version", read from the instance in one query per asset, whatever run reported it
+    (also one that stopped before loading the facts)."""
+    reported = instance.get_latest_storage_id_by_partition(PLAYS_BY_MONTH, dg.DagsterEventType.ASSET_OBSERVATION)
+    months: set[str] = set()
+    for fact in FACTS:
+        loaded = instance.get_latest_storage_id_by_partition(fact, dg.DagsterEventType.ASSET_MATERIALIZATION)
+        months |= {partition[:7] for partition, event in reported.items() if event > loaded.get(partition, -1)}
+    return months
+
+
+def rules_version(sql_file: str, *settings: object) -> dg.DataVersion:
+    """The data version of a step whose changes are reported month by month: its SQL and settings."""
+    digest = hashlib.sha256(load_sql(sql_file).encode())
+    for setting in settings:
+        digest.update(repr(setting).encode())
+    return dg.DataVersion(digest.hexdigest()[:16])
+
+
+def _ranges(months: set[str]) -> str:
+    ordered = sorted(months)
+    return ordered[0] if len(ordered) == 1 else f"{ordered[0]} .. {ordered[-1]}"
