@@ -119,7 +119,10 @@ def _run(args: argparse.Namespace) -> int:
     )
     print()
     print(outcome.summary_table())
-    print(f"\nrun {outcome.run_id} {'succeeded' if outcome.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
+    runs = (
+        f"run {outcome.run_id}" if len(outcome.run_ids) == 1 else f"{len(outcome.run_ids)} runs (last {outcome.run_id})"
+    )
+    print(f"\n{runs} {'succeeded' if outcome.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
     if not outcome.success:
         print(f"spotify-etl: run failed: {outcome.failure}", file=sys.stderr)
         return 1

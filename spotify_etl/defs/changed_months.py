@@ -1,14 +1,16 @@
-"""How the facts learn which months to reload: every step that changes something a month's
-facts are built from reports that month of `plays_by_month`, a monthly-partitioned asset
-Dagster does not build (spotify_etl/defs/core/plays_by_month.py).
+"""How the facts learn which months to reload: every step that sets something a month's facts
+are built from reports the months it changed, as observations of `plays_by_month`, a
+monthly-partitioned asset Dagster observes rather than builds
+(spotify_etl/defs/core/plays_by_month.py): the sessions (every new play, with its session),
+dim_listener (home time zones), dim_track and dim_episode (enrichment).
 
-Each report is an observation of one partition with its data version: a digest of what the
-month's facts are built from (spotify_etl.lib.warehouse.incremental.month_versions, the same
-one "Observe" in the UI computes for every month). So in the UI the facts' partitions of
-exactly those months show stale ("has a new dependency data version"), and their automation
-condition materializes exactly them. Unpartitioned steps upstream of the
-facts (dimensions, sessions) report their changes this way, month by month; their own data
-version is the version of their rules (`rules_version`), so a new row in a dimension does not
+Each report's data version is a digest of what the month's facts are built from
+(spotify_etl.lib.warehouse.incremental.month_versions, the same one "Observe" in the UI
+computes), taken once the step has committed; each part of the digest is set by one of those
+steps, so a month's last report is its version now, in whatever order they ran. In the UI the
+facts' partitions of exactly those months show stale ("has a new dependency data version"),
+and their automation condition materializes exactly them. These unpartitioned steps' own data
+version is the version of their rules (`rules_version`): a new row in a dimension does not
 make every month stale, while a changed rule (SQL or setting) does.
 """
 

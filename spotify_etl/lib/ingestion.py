@@ -221,7 +221,7 @@ def ingest_raw_dir(
             if busy is not None:
                 busy.result()
         report = IngestReport(outcomes, ignored)
-        if any(o.status != "unchanged" for o in outcomes):
+        if _worth_analyzing(first, report.stored + report.account_twins):
             # Fresh statistics: the twin search and the transforms that follow join this table
             # and need a good plan (without them, the twin search took minutes at 1M plays).
             first.execute("ANALYZE staging.streaming_history")
@@ -230,6 +230,20 @@ def ingest_raw_dir(
     for outcome in report.failed:
         log.error("%s: %s", outcome.path, outcome.error, extra={"file": outcome.path, "position": outcome.records_read})
     return report
+
+
+def _worth_analyzing(conn: psycopg.Connection, stored_now: int) -> bool:
+    """Whether the plays stored now are enough to change the table's statistics: a tenth of
+    what it held (as autovacuum's default analyze threshold would see it), or any at all in a
+    table never analyzed. A few thousand plays into a million are not worth a sample."""
+    if stored_now == 0:
+        return False
+    held, analyzed = conn.execute(
+        "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL"
+        " FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid"
+        " WHERE s.schemaname = 'staging' AND s.relname = 'streaming_history'"
+    ).fetchone()
+    return not analyzed or stored_now >= 0.1 * max(held, 0)
 
 
 def _warehouse_failed(path: str, exc: psycopg.Error) -> IngestionError:

@@ -3,18 +3,24 @@
 -- its first play's play_id, so it is stable as long as its plays are. Its length category's
 -- bounds are parameters (spotify_etl/defs/core/listening_sessions.py).
 --
--- Built again only from where new plays (the view new_plays) can change anything: for each
--- listener with new plays, from the start of the first session that ends within the gap
--- before the earliest new play (or from that play). Everything before that point keeps its
--- sessions: its last play ended more than the gap before anything rebuilt. The months of the
--- plays whose session changed are left in changed_months: the facts of those months reload.
+-- Built again only where new plays (the view new_plays) can change anything: for each listener
+-- with new plays, from the start of the first session that ends within the gap before the
+-- earliest new play (or from that play), up to the first session that starts more than the
+-- gap after the latest new play ends. Both ends stay session boundaries: nothing new lies
+-- within the gap of either. The months of the plays whose session changed are left in
+-- changed_months: the facts of those months reload.
 CREATE TEMP TABLE session_rebuild ON COMMIT DROP AS
 SELECT n.listener,
        least(n.first_started, (SELECT min(f.session_start) FROM core.fact_listening_sessions AS f
                                WHERE f.listener = n.listener
                                  AND f.session_end >= n.first_started - make_interval(secs => %(gap_seconds)s)))
-           AS rebuild_from
-FROM (SELECT listener, min(ts - make_interval(secs => coalesce(ms_played, 0) / 1000.0)) AS first_started
+           AS rebuild_from,
+       coalesce((SELECT min(f.session_start) FROM core.fact_listening_sessions AS f
+                 WHERE f.listener = n.listener
+                   AND f.session_start > n.last_ended + make_interval(secs => %(gap_seconds)s)), 'infinity')
+           AS rebuild_until
+FROM (SELECT listener, min(ts - make_interval(secs => coalesce(ms_played, 0) / 1000.0)) AS first_started,
+             max(ts) AS last_ended
       FROM new_plays GROUP BY listener) AS n;
 
 CREATE TEMP TABLE session_plays ON COMMIT DROP AS
@@ -25,6 +31,7 @@ WITH plays AS (
     FROM staging.streaming_history AS s
     JOIN session_rebuild AS r ON r.listener = s.listener
     WHERE s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) >= r.rebuild_from
+      AND s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) < r.rebuild_until
 ), marked AS (
     SELECT *,
            CASE WHEN started - lag(ts) OVER w <= make_interval(secs => %(gap_seconds)s)
@@ -44,7 +51,7 @@ CREATE TEMP TABLE sessions_replaced ON COMMIT DROP AS
 WITH deleted AS (
     DELETE FROM core.fact_listening_sessions AS f
     USING session_rebuild AS r
-    WHERE f.listener = r.listener AND f.session_start >= r.rebuild_from
+    WHERE f.listener = r.listener AND f.session_start >= r.rebuild_from AND f.session_start < r.rebuild_until
     RETURNING f.session_id
 )
 SELECT session_id FROM deleted;

@@ -26,8 +26,8 @@ from spotify_etl.lib.warehouse.incremental import month_versions
             description=(
                 "What the facts of a month are built from: its plays in staging with their sessions, their "
                 "listener's home time zone and their track's or episode's enrichment. Observed, not built: "
-                "raw_plays, fact_listening_sessions, dim_listener, dim_track and dim_episode observe the months "
-                "they changed; observing it here computes every month's version "
+                "fact_listening_sessions (every new play, with its session), dim_listener, dim_track and "
+                "dim_episode observe the months they changed; observing it here computes every month's version "
                 "(sql/core/plays_by_month_versions.sql)."
             ),
         )

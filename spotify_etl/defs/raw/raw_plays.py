@@ -1,13 +1,13 @@
 """raw_plays: every play of every export file under the raw directory, one row per unique play
-in `staging.streaming_history` (spotify_etl.lib.ingestion does the work). The months whose
-plays changed are reported for the facts to reload (spotify_etl.defs.changed_months); the
-data version is the staged plays' count and last source file, so nothing new is no new version."""
+in `staging.streaming_history` (spotify_etl.lib.ingestion does the work). Its data version is
+the staged plays' count and last source file: nothing new is no new version, and what follows
+is not stale. (The months of the new plays reach the facts through the sessions, which read
+every new play and observe its month with the session it got.)"""
 
 from pathlib import Path
 
 import dagster as dg
 
-from spotify_etl.defs.changed_months import report_changed_months
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.ingestion import IngestReport, ingest_raw_dir
 from spotify_etl.lib.warehouse.sql_files import load_sql
@@ -36,7 +36,6 @@ def raw_plays(
         summary = conn.execute(load_sql("raw/streaming_history_summary.sql")).fetchone() if read_now else None
     for failed in report.failed:
         context.log.error(f"FILE FAILED: {failed.path}: {failed.error}")
-    report_changed_months(context, warehouse, report.months, "raw_plays")
     metadata = _metadata(report, raw_dir, summary)
     metadata["dagster/row_count"] = stored
     if summary:

@@ -35,11 +35,6 @@ class PlayWindow:
     def is_empty(self) -> bool:
         return self.through_file <= self.after_file
 
-    @property
-    def is_full(self) -> bool:
-        """Whether the step reads everything again (first build, or other settings)."""
-        return self.after_file == 0
-
 
 @dataclass(frozen=True)
 class IncrementalBuild:
