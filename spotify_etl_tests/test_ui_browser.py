@@ -138,6 +138,14 @@ def test_ui_shows_the_design_and_materializes(ui, tmp_path) -> None:
         sensor_runs = _wait_for_runs(dagster_home, at_least=1)
         assert all(run.is_success for run in sensor_runs), [r.status for r in sensor_runs]
 
+        # The report's headline charts show in the asset's metadata: SVG the browser draws.
+        page.goto(f"{address}/assets/listening_report", wait_until="networkidle")
+        page.get_by_text("[Show Markdown]").first.click()
+        chart = page.locator('img[src^="data:image/svg+xml"]').first
+        chart.wait_for(timeout=60_000)
+        assert chart.evaluate("image => image.complete && image.naturalWidth > 0")
+        page.screenshot(path=str(shots / "2b-report-headline.png"))
+
         # Launch a materialization from the UI and wait for its success.
         page.goto(f"{address}/assets/raw_plays", wait_until="networkidle")
         page.get_by_text("Materialize", exact=True).first.click()
