@@ -33,13 +33,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
-from ingest import phase_floor  # noqa: E402  (the same floor as bench/ingest.py)
+from ingest import _drop_database, _fresh_database, phase_floor  # noqa: E402  (the same floor and databases)
 
 
 def _timed(command: list[str], env: dict) -> dict:
@@ -61,22 +60,6 @@ def _cli_run(env: dict, raw_dir: Path, *extra: str) -> dict:
     reloaded = [line for line in result["output"].splitlines() if line.startswith("facts reloaded for:")]
     result["months"] = reloaded[0].removeprefix("facts reloaded for: ") if reloaded else "none"
     return result
-
-
-def _fresh_database(server_url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    name = f"bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-def _drop_database(server_url: str, url: str) -> None:
-    from sqlalchemy.engine import make_url
-
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(make_url(url).database)))
 
 
 def _export(plays: int) -> Path:
