@@ -18,6 +18,7 @@ from dagster._time import get_current_datetime
 
 from spotify_etl.cli.run import run_pipeline
 from spotify_etl.definitions import build_definitions
+from spotify_etl.defs.changed_months import months_to_reload
 from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.synthetic import generate_plays
@@ -239,3 +240,29 @@ def test_sessions_built_file_by_file_equal_sessions_built_at_once(cli, raw_dir, 
     incremental, at_once = _by_natural_keys(database_url), _by_natural_keys(clean)
     assert incremental["sessions"] == at_once["sessions"] and len(at_once["sessions"]) > 10
     assert incremental == at_once
+
+
+def test_observing_every_month_again_finds_the_versions_the_steps_reported(cli, raw_dir, monkeypatch) -> None:
+    """ "Observe" on plays_by_month computes every month's version from the warehouse: the
+    same versions the steps reported, whatever order they ran in, so nothing turns stale and
+    the next run reloads nothing."""
+    run, instance = cli
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
+    write_json(raw_dir / "StreamingHistory_music_0.json", [account_music(p) for p in _history()[:3]])
+    assert run().success
+    write_json(raw_dir / "Streaming_History_Audio_2024_1.json", _new_file())
+    assert run().success
+    monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
+    defs = build_definitions(load_settings())
+    observed = defs.resolve_implicit_global_asset_job_def().execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey("plays_by_month")]
+    )
+    assert observed.success
+    assert {e.partition[:7] for e in observed.get_asset_observation_events() if e.partition} == {
+        f"2024-{m:02d}" for m in range(1, 9)
+    }
+    resolver = _resolver(defs, instance)
+    months = [f"2024-{m:02d}-01" for m in range(1, 9)]
+    assert {resolver.get_status(fact_tracks_history.key, m) for m in months} == {StaleStatus.FRESH}
+    assert months_to_reload(instance) == set()
+    assert run().nothing_new

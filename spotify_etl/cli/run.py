@@ -4,7 +4,8 @@ new data changes, as Dagster runs recorded in the instance (they show in the UI 
 Runs, each only if needed:
 1. ingestion and enrichment (always: they find out what is new);
 2. the other unpartitioned assets (dimensions, sessions, track versions) that Dagster finds
-   stale or missing, i.e. whose upstream data versions changed;
+   stale or missing, i.e. whose upstream data versions changed (in the first run already when
+   they were never built);
 3. the facts of exactly the months some step reported changed since they were loaded
    (spotify_etl.defs.changed_months: in this run or in one that stopped before the facts) and
    those asked for with --from/--to, one run per stretch of consecutive months, and the report
@@ -142,8 +143,10 @@ def _unpartitioned(defs: dg.Definitions, enrich: bool) -> tuple[list[dg.AssetKey
     return first, then
 
 
-def _stale(instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[dg.AssetKey]) -> list[dg.AssetKey]:
-    """Those of `keys` Dagster finds stale or missing (what the UI shows)."""
+def _stale(
+    instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[dg.AssetKey], *only: StaleStatus
+) -> list[dg.AssetKey]:
+    """Those of `keys` Dagster finds stale or missing (what the UI shows), or in `only` these states."""
     graph = defs.resolve_asset_graph()
     view = AssetGraphView(
         temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
@@ -151,7 +154,8 @@ def _stale(instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[dg.Ass
         asset_graph=graph,
     )
     resolver = CachingStaleStatusResolver(instance, graph, loading_context=view)
-    return [key for key in keys if resolver.get_status(key) != StaleStatus.FRESH]
+    wanted = set(only) or {StaleStatus.STALE, StaleStatus.MISSING}
+    return [key for key in keys if resolver.get_status(key) in wanted]
 
 
 def _subclasses(cls: type) -> set[type]:
@@ -231,9 +235,13 @@ def run_pipeline(
 
     outcome = RunOutcome()
     ingest, derived = _unpartitioned(defs, enrich)
-    outcome.add(execute(ingest))
-    if outcome.success and (stale := _stale(instance, defs, derived)):
-        outcome.add(execute(stale))
+    if _stale(instance, defs, derived, StaleStatus.MISSING):
+        # Never built (a new warehouse or instance): they run in any case, so in the same run.
+        outcome.add(execute(ingest + derived))
+    else:
+        outcome.add(execute(ingest))
+        if outcome.success and (stale := _stale(instance, defs, derived)):
+            outcome.add(execute(stale))
     if not outcome.success:
         return outcome
     ranges = month_ranges(months_to_reload(instance) | requested)

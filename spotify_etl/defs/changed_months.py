@@ -60,16 +60,32 @@ def observe_months(context: dg.AssetExecutionContext, versions: dict[str, str], 
 
 
 def months_to_reload(instance: dg.DagsterInstance) -> set[str]:
-    """The months (YYYY-MM) whose plays_by_month partition was reported after a fact's partition
-    was last materialized (or that fact's partition never was): Dagster's "new dependency
-    data version", read from the instance in one query per asset, whatever run reported it
-    (also one that stopped before loading the facts)."""
-    reported = instance.get_latest_storage_id_by_partition(PLAYS_BY_MONTH, dg.DagsterEventType.ASSET_OBSERVATION)
+    """The months (YYYY-MM) whose plays_by_month version now differs from the one a fact's
+    partition was last built from (or that fact's partition never was): Dagster's "new
+    dependency data version", read from the instance, whatever run observed it (also one that
+    stopped before loading the facts). Observing a month again with the same version (as
+    "Observe" in the UI does) reloads nothing."""
+    observed = instance.get_latest_storage_id_by_partition(PLAYS_BY_MONTH, dg.DagsterEventType.ASSET_OBSERVATION)
     months: set[str] = set()
     for fact in FACTS:
         loaded = instance.get_latest_storage_id_by_partition(fact, dg.DagsterEventType.ASSET_MATERIALIZATION)
-        months |= {partition[:7] for partition, event in reported.items() if event > loaded.get(partition, -1)}
+        for partition, latest in observed.items():
+            # (An observation of the whole asset, when "Observe" runs unpartitioned, has none.)
+            if not partition or partition[:7] in months or latest < loaded.get(partition, -1):
+                continue
+            if partition not in loaded or _version(instance, partition, latest + 1) != _version(
+                instance, partition, loaded[partition]
+            ):
+                months.add(partition[:7])
     return months
+
+
+def _version(instance: dg.DagsterInstance, partition: str, before: int) -> str | None:
+    """The version of the month's last observation stored before `before` (an event's id)."""
+    record = instance.get_latest_data_version_record(
+        PLAYS_BY_MONTH, is_source=True, partition_key=partition, before_cursor=before
+    )
+    return record.event_log_entry.tags.get("dagster/data_version") if record else None
 
 
 def rules_version(sql_file: str, *settings: object) -> dg.DataVersion:
