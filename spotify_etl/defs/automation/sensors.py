@@ -65,6 +65,7 @@ def raw_files_sensor(context: dg.SensorEvaluationContext, exports: ExportsResour
 
     # The files found in one tick share their runs: one per run of consecutive months.
     content = hashlib.sha256("".join(sorted(changed.values())).encode()).hexdigest()[:16]
+    # A play outside the partitions is rejected by ingestion: its month has nothing to load.
     for first, last in month_ranges({m for m in months if monthly_partitions.has_partition_key(f"{m}-01")}):
         requests.append(
             dg.RunRequest(
