@@ -12,15 +12,13 @@ from datetime import UTC, datetime
 import dagster as dg
 import psycopg
 import pytest
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-from dagster._time import get_current_datetime
 
 from spotify_etl.cli.run import run_pipeline
 from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.changed_months import months_to_reload
 from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
 from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.lib.synthetic import generate_plays
 from spotify_etl.settings import ensure_dagster_home, load_settings
 from spotify_etl_tests.conftest import fresh_warehouse_url
@@ -171,16 +169,6 @@ def test_account_twins_found_later_change_their_month(cli, raw_dir) -> None:
     assert dict(outcome.materializations)["raw_plays"]["dagster/row_count"] == 2
 
 
-def _resolver(defs: dg.Definitions, instance: dg.DagsterInstance) -> CachingStaleStatusResolver:
-    graph = defs.resolve_asset_graph()
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=graph,
-    )
-    return CachingStaleStatusResolver(instance, graph, loading_context=view)
-
-
 def test_after_a_new_file_is_ingested_exactly_its_months_are_stale_and_automation_reloads_them(
     cli, raw_dir, monkeypatch
 ) -> None:
@@ -191,7 +179,7 @@ def test_after_a_new_file_is_ingested_exactly_its_months_are_stale_and_automatio
     defs = build_definitions(load_settings())
     months = [f"2024-{m:02d}-01" for m in range(1, 9)]
 
-    resolver = _resolver(defs, instance)
+    resolver = stale_status_resolver(instance, defs)
     assert {resolver.get_status(fact_tracks_history.key, m) for m in months} == {StaleStatus.FRESH}
     # The automation sensor's tick before the file lands: nothing to do.
     before = dg.evaluate_automation_conditions(defs=defs, instance=instance)
@@ -209,7 +197,7 @@ def test_after_a_new_file_is_ingested_exactly_its_months_are_stale_and_automatio
         ],
     )
     assert ingest.success
-    resolver = _resolver(defs, instance)
+    resolver = stale_status_resolver(instance, defs)
     for key in (fact_tracks_history.key, fact_podcasts_history.key):
         stale = {m[:7] for m in months if resolver.get_status(key, m) == StaleStatus.STALE}
         assert stale == {"2024-03", "2024-05", "2024-06"}, key
@@ -261,7 +249,7 @@ def test_observing_every_month_again_finds_the_versions_the_steps_reported(cli, 
     assert {e.partition[:7] for e in observed.get_asset_observation_events() if e.partition} == {
         f"2024-{m:02d}" for m in range(1, 9)
     }
-    resolver = _resolver(defs, instance)
+    resolver = stale_status_resolver(instance, defs)
     months = [f"2024-{m:02d}-01" for m in range(1, 9)]
     assert {resolver.get_status(fact_tracks_history.key, m) for m in months} == {StaleStatus.FRESH}
     assert months_to_reload(instance) == set()

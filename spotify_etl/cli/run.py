@@ -22,12 +22,6 @@ from pathlib import Path
 
 import dagster as dg
 
-# Dagster's own staleness (what the UI shows and `RunRequest(stale_assets_only=True)` uses);
-# not exported, hence the private modules (the Dagster family is pinned exactly).
-from dagster._core.asset_graph_view.asset_graph_view import AssetGraphView, TemporalContext
-from dagster._core.definitions.data_version import CachingStaleStatusResolver, StaleStatus
-from dagster._time import get_current_datetime
-
 from spotify_etl.cli.status import format_table
 from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs, process_tags
@@ -35,6 +29,7 @@ from spotify_etl.defs.changed_months import FACTS, PLAYS_BY_MONTH, months_to_rel
 from spotify_etl.defs.mart.listening_report import listening_report
 from spotify_etl.defs.partitions import month_ranges, monthly_partitions
 from spotify_etl.defs.resources import WarehouseResource
+from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.errors import SpotifyEtlError
 from spotify_etl.settings import ApiMode, load_settings
 
@@ -135,10 +130,9 @@ def _unpartitioned(defs: dg.Definitions, enrich: bool) -> tuple[list[dg.AssetKey
         node = graph.get(key)
         if not node.is_executable or node.is_partitioned or key == listening_report.key:
             continue
-        if node.group_name == "raw" or node.group_name == "enrichment":
-            if enrich or node.group_name == "raw":
-                first.append(key)
-        else:
+        if node.group_name == "raw" or (enrich and node.group_name == "enrichment"):
+            first.append(key)
+        elif node.group_name != "enrichment":
             then.append(key)
     return first, then
 
@@ -147,13 +141,7 @@ def _stale(
     instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[dg.AssetKey], *only: StaleStatus
 ) -> list[dg.AssetKey]:
     """Those of `keys` Dagster finds stale or missing (what the UI shows), or in `only` these states."""
-    graph = defs.resolve_asset_graph()
-    view = AssetGraphView(
-        temporal_context=TemporalContext(effective_dt=get_current_datetime(), last_event_id=None),
-        instance=instance,
-        asset_graph=graph,
-    )
-    resolver = CachingStaleStatusResolver(instance, graph, loading_context=view)
+    resolver = stale_status_resolver(instance, defs)
     wanted = set(only) or {StaleStatus.STALE, StaleStatus.MISSING}
     return [key for key in keys if resolver.get_status(key) in wanted]
 
