@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import functools
 import json
 import random
 import re
@@ -195,7 +196,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _search(self, query: dict, market: str | None) -> None:
         """GET /v1/search: field filters (track:, artist:, album:, year:) and free words, matched
-        without regard to case or accents; one page of each type asked for."""
+        as whole words without regard to case, accents or punctuation; one page of each type
+        asked for, in catalog order (not ranked: the client must not rely on a first hit)."""
         sim = self.sim
         text = query.get("q", [""])[0]
         types = [t for t in query.get("type", [""])[0].split(",") if t]
@@ -266,10 +268,14 @@ class SimulatorServer:
 _FILTER = re.compile(r'(\w+):(?:"([^"]*)"|(\S+))')
 
 
+@functools.cache  # every search folds the whole catalog's names
 def _fold(text: str) -> str:
-    """Case- and accent-insensitive form of a text, as Spotify's search matches."""
+    """Case-, accent- and punctuation-insensitive form of a text, as Spotify's search matches
+    (it matches words: quotes and apostrophes of any style, dashes and brackets do not count)."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    folded = re.sub(r"['’‘`´]", "", folded)
+    return " ".join(re.sub(r"[^\w]+", " ", folded).split())
 
 
 def _parse_query(text: str) -> tuple[dict[str, str], list[str]]:
@@ -289,9 +295,10 @@ def _matches(kind: str, obj: dict, filters: dict[str, str], words: list[str]) ->
         "show": _fold((obj.get("show") or {}).get("name") or ""),
         "name": _fold(obj.get("name") or ""),
     }
-    if any(name not in fields or value not in fields[name] for name, value in filters.items()):
+    # Spotify matches words, not parts of words: a filter's phrase must stand as whole words.
+    if any(name not in fields or f" {value} " not in f" {fields[name]} " for name, value in filters.items()):
         return False
-    haystack = " ".join(fields.values())
+    haystack = set(" ".join(fields.values()).split())
     return all(word in haystack for word in words)
 
 

@@ -136,6 +136,13 @@ class SpotifyClient:
         args = {"market": market} if kind in _WITH_MARKET else {}
         return self._call(lambda: fetch(ids, **args), batch=True)[kind]
 
+    def search(self, query: str, kind: str, *, limit: int, offset: int = 0, market: str | None = None) -> dict:
+        """One page of `GET /v1/search` for one type: its paging object (items, next, total)."""
+        answer = self._call(
+            lambda: self.sp.search(query, limit=limit, offset=offset, type=kind, market=market), batch=False
+        )
+        return answer.get(f"{kind}s") or {}
+
     # --- the one place that talks to the API ---------------------------------------
 
     def _call(self, request: Callable[[], dict], *, batch: bool) -> dict:
@@ -239,5 +246,7 @@ class SpotifyClient:
 
 
 def _message(exc: spotipy.SpotifyException) -> str:
-    text = str(exc.msg or "").split(":", 2)[-1].strip()
+    # spotipy's message is "<url>:\n <Spotify's message>"; the URL may hold colons of its own
+    # (a port, a search query's field filters).
+    text = str(exc.msg or "").rsplit(":\n", 1)[-1].strip()
     return text or f"HTTP {exc.http_status}"
