@@ -26,6 +26,7 @@ SECTIONS = [
     "discovery",
     "podcast_completion",
     "genres",
+    "release_decades",
     "year_in_review",
     "coverage",
 ]

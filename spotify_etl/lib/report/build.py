@@ -114,6 +114,7 @@ def build_report(conn: psycopg.Connection, *, listener: str | None = None, year:
     add(_discovery(_rows(conn, "new_artists", params)))
     add(_completion(_rows(conn, "podcast_completion", params)))
     add(_genres(_rows(conn, "genres", params)))
+    add(_release_decades(_rows(conn, "release_decades", params)))
     add(_year_in_review(conn, params))
     add(
         Section(
@@ -242,6 +243,26 @@ def _genres(rows: list[tuple]) -> Section:
         )
     reading = f"Your top genre: {rows[0][0]}."
     return Section("genres", "Genres", reading, _bars([r[0] for r in rows], [float(r[1]) for r in rows], "minutes"))
+
+
+def _release_decades(rows: list[tuple]) -> Section:
+    known = [(f"{decade}s", float(minutes)) for decade, minutes, *_ in rows if decade is not None]
+    unknown = sum(float(minutes) for decade, minutes, *_ in rows if decade is None)
+    title = "When your music was released"
+    if not known:
+        return Section("release_decades", title, "No release dates known yet: enrichment fills them in.")
+    top = max(known, key=lambda row: row[1])
+    reading = (
+        f"Most of it from the {top[0]} ({100 * top[1] / (sum(m for _, m in known) + unknown):.0f} % of the minutes)"
+    )
+    plays_with_length = sum(row[3] for row in rows)
+    if plays_with_length:
+        seconds = sum(row[2] for row in rows) / plays_with_length / 1000
+        reading += f"; a track played lasts {int(seconds // 60)}:{int(seconds % 60):02d} on average"
+    reading += f"; release date unknown for {unknown:,.0f} minutes." if unknown else "."
+    return Section(
+        "release_decades", title, reading, _bars([row[0] for row in known], [row[1] for row in known], "minutes")
+    )
 
 
 def _year_in_review(conn: psycopg.Connection, params: dict) -> Section:
