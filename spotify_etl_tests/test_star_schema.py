@@ -42,6 +42,7 @@ def test_full_build_reconciles_and_every_key_resolves(conn, warehouse, sample_ra
         "dim_date_covers_facts": True,
         "failed_uris": True,
         "api_values_usable": True,
+        "unresolved_names": True,
     }
     staged = dict(rows(conn, "SELECT content_kind, count(*) FROM staging.streaming_history GROUP BY 1"))
     assert conn.execute("SELECT count(*) FROM core.fact_tracks_history").fetchone()[0] == staged.get(

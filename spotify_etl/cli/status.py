@@ -16,6 +16,7 @@ SECTIONS = (
     ("Files loaded", "status/source_files.sql"),
     ("Rejected records", "status/rejections.sql"),
     ("Enrichment", "status/enrichment.sql"),
+    ("Plays without ids, by name pair", "status/name_pairs.sql"),
     ("Failed URIs", "status/failed_uris.sql"),
 )
 

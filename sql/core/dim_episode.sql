@@ -11,6 +11,16 @@ WHERE s.content_kind = 'episode'
 ORDER BY s.content_key, s.ts DESC
 ON CONFLICT (episode_key) DO NOTHING;
 
+-- An episode chosen for a name pair (etl_internal.name_matches) is a member keyed by its URI
+-- (see dim_track.sql).
+INSERT INTO core.dim_episode (episode_key, spotify_episode_uri, episode_name, podcast_id)
+SELECT DISTINCT ON (m.spotify_uri) m.spotify_uri, m.spotify_uri, named.episode_name, named.podcast_id
+FROM etl_internal.name_matches AS m
+JOIN core.dim_episode AS named ON named.episode_key = m.name_key
+WHERE m.kind = 'episode' AND m.spotify_uri IS NOT NULL AND NOT m.applied
+ORDER BY m.spotify_uri, m.name_key
+ON CONFLICT DO NOTHING;
+
 
 -- What the API says of each fetched episode, in place (its show: the URI-keyed member).
 -- Values are read through the etl_internal.json_* functions (see dim_artist.sql); a release
@@ -34,11 +44,27 @@ WHERE d.spotify_episode_uri = c.spotify_episode_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at
 RETURNING d.episode_key
 )
--- A fetched duration or artist changes the facts of every month holding its plays.
+-- A fetched duration or show changes the facts of every month holding its plays (by id, or
+-- by names chosen for it).
 INSERT INTO changed_months
 SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
 FROM staging.streaming_history AS s
-JOIN fetched AS f ON f.episode_key = s.content_key;
+JOIN fetched AS f ON f.episode_key = s.content_key
+UNION
+SELECT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM etl_internal.name_matches AS m
+JOIN fetched AS f ON f.episode_key = m.spotify_uri
+JOIN staging.streaming_history AS s ON s.name_key = m.name_key
+WHERE s.content_kind = 'episode' AND s.spotify_track_uri IS NULL AND s.spotify_episode_uri IS NULL;
+
+-- So does a new or changed choice for a name pair; then it is applied.
+INSERT INTO changed_months
+SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM etl_internal.name_matches AS m
+JOIN staging.streaming_history AS s ON s.name_key = m.name_key
+WHERE m.kind = 'episode' AND NOT m.applied
+  AND s.content_kind = 'episode' AND s.spotify_track_uri IS NULL AND s.spotify_episode_uri IS NULL;
+UPDATE etl_internal.name_matches SET applied = true WHERE kind = 'episode' AND NOT applied;
 
 
 UPDATE staging.spotify_episode_data SET is_processed = true WHERE NOT is_processed;

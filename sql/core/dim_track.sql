@@ -1,5 +1,5 @@
 -- Tracks as the export names them (the latest play's names), keyed by URI, or by names for
--- local files and account-data plays. Enrichment fills the other columns in place.
+-- local files and plays without an id (account data, the 2020 vintage). Enrichment fills the other columns in place.
 INSERT INTO core.dim_track (track_key, spotify_track_uri, track_name, artist_name, artist_id, album_name, is_local)
 SELECT DISTINCT ON (s.content_key)
        s.content_key,
@@ -14,6 +14,18 @@ LEFT JOIN core.dim_artist AS a ON a.artist_key = 'name:' || s.artist_name
 WHERE s.content_kind IN ('track', 'local')
 ORDER BY s.content_key, s.ts DESC
 ON CONFLICT (track_key) DO NOTHING;
+
+-- A track chosen for a name pair (etl_internal.name_matches) is a member keyed by its URI like
+-- any played track, named as the export names it until enrichment fills it in; the facts count
+-- the pair's plays there.
+INSERT INTO core.dim_track (track_key, spotify_track_uri, track_name, artist_name, album_name)
+SELECT DISTINCT ON (m.spotify_uri) m.spotify_uri, m.spotify_uri, named.track_name, named.artist_name,
+       named.album_name
+FROM etl_internal.name_matches AS m
+JOIN core.dim_track AS named ON named.track_key = m.name_key
+WHERE m.kind = 'track' AND m.spotify_uri IS NOT NULL AND NOT m.applied
+ORDER BY m.spotify_uri, m.name_key
+ON CONFLICT DO NOTHING;
 
 
 -- What the API says of each fetched track, in place. Values are read through the
@@ -45,11 +57,27 @@ WHERE d.spotify_track_uri = c.spotify_track_uri
   AND d.enriched_at IS DISTINCT FROM c.fetched_at
 RETURNING d.track_key
 )
--- A fetched duration or artist changes the facts of every month holding its plays.
+-- A fetched duration or artist changes the facts of every month holding its plays (by id, or
+-- by names chosen for it).
 INSERT INTO changed_months
 SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
 FROM staging.streaming_history AS s
-JOIN fetched AS f ON f.track_key = s.content_key;
+JOIN fetched AS f ON f.track_key = s.content_key
+UNION
+SELECT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM etl_internal.name_matches AS m
+JOIN fetched AS f ON f.track_key = m.spotify_uri
+JOIN staging.streaming_history AS s ON s.name_key = m.name_key
+WHERE s.content_kind = 'track' AND s.spotify_track_uri IS NULL AND s.spotify_episode_uri IS NULL;
+
+-- So does a new or changed choice for a name pair; then it is applied.
+INSERT INTO changed_months
+SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
+FROM etl_internal.name_matches AS m
+JOIN staging.streaming_history AS s ON s.name_key = m.name_key
+WHERE m.kind = 'track' AND NOT m.applied
+  AND s.content_kind = 'track' AND s.spotify_track_uri IS NULL AND s.spotify_episode_uri IS NULL;
+UPDATE etl_internal.name_matches SET applied = true WHERE kind = 'track' AND NOT applied;
 
 -- Every artist of each fetched track, in credit order.
 INSERT INTO core.bridge_track_artist (track_id, artist_id, position)

@@ -17,7 +17,9 @@ SELECT c.play_id, c.listener, c.ts, c.ts_local, c.time_zone, c.date_id, c.time_i
        core.is_skip(c.skipped, category.name, c.reason_end),
        c.shuffle, c.offline, c.offline_at, c.incognito_mode, c.is_video, c.session_id
 FROM core.play_context AS c
-LEFT JOIN core.dim_episode AS e ON e.episode_key = c.content_key
+-- A play known by names only counts for the episode chosen for its names, if any.
+LEFT JOIN etl_internal.name_matches AS m ON m.name_key = c.content_key AND c.content_kind = 'episode'
+LEFT JOIN core.dim_episode AS e ON e.episode_key = coalesce(m.spotify_uri, c.content_key)
 CROSS JOIN LATERAL (SELECT core.share_played(c.ms_played, e.duration_ms) AS percent_played) AS share
 CROSS JOIN LATERAL (
     SELECT core.play_category(c.ms_played, share.percent_played, c.reason_end,

@@ -18,7 +18,9 @@ SELECT c.play_id, c.listener, c.ts, c.ts_local, c.time_zone, c.date_id, c.time_i
        c.shuffle, c.offline, c.offline_at, c.incognito_mode, c.content_kind = 'local',
        c.is_video, c.session_id
 FROM core.play_context AS c
-LEFT JOIN core.dim_track AS t ON t.track_key = c.content_key
+-- A play known by names only counts for the track chosen for its names, if any.
+LEFT JOIN etl_internal.name_matches AS m ON m.name_key = c.content_key AND c.content_kind = 'track'
+LEFT JOIN core.dim_track AS t ON t.track_key = coalesce(m.spotify_uri, c.content_key)
 CROSS JOIN LATERAL (SELECT core.share_played(c.ms_played, t.duration_ms) AS percent_played) AS share
 CROSS JOIN LATERAL (
     SELECT core.play_category(c.ms_played, share.percent_played, c.reason_end,

@@ -12,6 +12,7 @@ import dagster as dg
 
 from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
+from spotify_etl.defs.enrichment.resolved_names import resolved_names
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.timezones import single_zone_countries, validate_zone
@@ -73,9 +74,12 @@ dim_artist = _dimension(
 dim_track = _dimension(
     "dim_track",
     "Tracks (with album columns, and core.bridge_track_artist for every artist once enriched) keyed by URI, or by "
-    "names for local files and account data.",
+    "names for local files and plays without an id; the track chosen for a name pair is its own URI member, on "
+    "which the facts count the pair's plays.",
     dim_artist,
     enriched_tracks,
+    # A decision for a name pair changes what its plays count on, though no answer was fetched.
+    resolved_names,
 )
 dim_podcast = _dimension(
     "dim_podcast",
@@ -84,7 +88,11 @@ dim_podcast = _dimension(
     enriched_podcasts,
 )
 dim_episode = _dimension(
-    "dim_episode", "Podcast episodes keyed by URI, with their show.", dim_podcast, enriched_episodes
+    "dim_episode",
+    "Podcast episodes keyed by URI, with their show; the episode chosen for a name pair is its own URI member.",
+    dim_podcast,
+    enriched_episodes,
+    resolved_names,
 )
 
 

@@ -5,6 +5,7 @@ under a long rate limit it reports when it will resume. Its data version is the 
 
 import dagster as dg
 
+from spotify_etl.defs.enrichment.resolved_names import resolved_names
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import SpotifyResource, WarehouseResource
 from spotify_etl.lib.spotify.client import SpotifyForbidden
@@ -54,7 +55,7 @@ def _description(entity: Entity, source: str) -> str:
 _COMMON = {"kinds": {"python", "postgres"}}
 
 
-@dg.asset(deps=[raw_plays], description=_description(TRACKS, "played"), **_COMMON)
+@dg.asset(deps=[raw_plays, resolved_names], description=_description(TRACKS, "played or chosen by name"), **_COMMON)
 def enriched_tracks(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
 ) -> dg.MaterializeResult:
@@ -68,7 +69,7 @@ def enriched_artists(
     return _enrich(context, warehouse, spotify, ARTISTS)
 
 
-@dg.asset(deps=[raw_plays], description=_description(EPISODES, "played"), **_COMMON)
+@dg.asset(deps=[raw_plays, resolved_names], description=_description(EPISODES, "played or chosen by name"), **_COMMON)
 def enriched_episodes(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
 ) -> dg.MaterializeResult:

@@ -1,9 +1,11 @@
 """The enrichment layer's checks: URIs the Spotify API could not resolve, most played first;
-values of its answers the dimensions cannot use. Both warn without failing the run."""
+values of its answers the dimensions cannot use; name pairs no item was chosen for. All warn
+without failing the run."""
 
 import dagster as dg
 
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
+from spotify_etl.defs.enrichment.resolved_names import resolved_names
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.sql_checks import check_result_from_sql
 from spotify_etl.lib.warehouse.sql_files import load_sql
@@ -48,4 +50,16 @@ def failed_uris(warehouse: WarehouseResource) -> dg.AssetCheckResult:
 def api_values_usable(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     return check_result_from_sql(
         warehouse, "api_values_usable", "unusable values", enriched_tracks.key, dg.AssetCheckSeverity.WARN
+    )
+
+
+@dg.asset_check(
+    asset=resolved_names,
+    description="Name pairs played without a Spotify id that no item was chosen for (not found, ambiguous, "
+    "placeholder names, forbidden by data/name_matches.csv), most played first, with the reason: pin them in "
+    "that file. Warns without failing the run.",
+)
+def unresolved_names(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    return check_result_from_sql(
+        warehouse, "unresolved_names", "unresolved name pairs", resolved_names.key, dg.AssetCheckSeverity.WARN
     )

@@ -90,7 +90,7 @@ _OUTSIDE = f"outside {EARLIEST_PLAY:%Y-%m} .. now"
 # Milliseconds since the epoch are > 1e11 for any date after 1973; seconds are not until 5138.
 _MS_EPOCH_THRESHOLD = 1e11
 
-_SEP = "\x1f"  # separates names inside a key; never part of a real name
+NAME_SEPARATOR = "\x1f"  # separates names inside a key; never part of a real name
 
 # Names and URIs are keys of unique indexes, whose entries PostgreSQL caps at 2,704 bytes;
 # Spotify's longest names are a few hundred characters. A record whose text fields are all
@@ -211,7 +211,7 @@ def normalise_extended(record: Any, *, listener: str, position: int, is_video: b
     else:
         personal = (None, None, None)
 
-    kind, content_key, name_key = _classify(text)
+    kind, content_key, name_key = _classify(text, has_uri_fields="spotify_track_uri" in record)
     return (
         listener,
         ts,
@@ -314,15 +314,19 @@ def record_as_text(record: Any) -> str:
 
 
 def _music_key(artist: str | None, track: str | None) -> str:
-    return f"track:{artist or ''}{_SEP}{track or ''}"
+    return f"track:{artist or ''}{NAME_SEPARATOR}{track or ''}"
 
 
 def _episode_key(show: str | None, episode: str | None) -> str:
-    return f"episode:{show or ''}{_SEP}{episode or ''}"
+    return f"episode:{show or ''}{NAME_SEPARATOR}{episode or ''}"
 
 
-def _classify(text: tuple) -> tuple[str, str, str | None]:
-    """(content_kind, content_key, name_key) of an extended record's text fields."""
+def _classify(text: tuple, has_uri_fields: bool) -> tuple[str, str, str | None]:
+    """(content_kind, content_key, name_key) of an extended record's text fields.
+
+    Music with names and no URI is a local file when the record has URI fields (Spotify left
+    them empty), but a track known by its names, like account data, when the file has no URI
+    fields at all (the 2020 vintage of endsong_*.json): those are resolved by name."""
     (track_uri, episode_uri, audiobook_uri, chapter_uri, track, artist, _album, episode, show, audiobook, chapter) = (
         text[:11]
     )
@@ -331,7 +335,7 @@ def _classify(text: tuple) -> tuple[str, str, str | None]:
     elif episode or show:
         name_key = _episode_key(show, episode)
     elif audiobook or chapter:
-        name_key = f"audiobook:{audiobook or ''}{_SEP}{chapter or ''}"
+        name_key = f"audiobook:{audiobook or ''}{NAME_SEPARATOR}{chapter or ''}"
     else:
         name_key = None
 
@@ -343,8 +347,10 @@ def _classify(text: tuple) -> tuple[str, str, str | None]:
         return "audiobook", chapter_uri or audiobook_uri, name_key
     if name_key is None:
         return "unknown", "", None
-    # Names without a URI: a local file, or podcast/audiobook content with no id.
-    kind = {"track": "local", "episode": "episode", "audiobook": "audiobook"}[name_key.split(":", 1)[0]]
+    # Names without a URI: a local file (or a track of a file without URI fields), or
+    # podcast/audiobook content with no id.
+    music = "local" if has_uri_fields else "track"
+    kind = {"track": music, "episode": "episode", "audiobook": "audiobook"}[name_key.split(":", 1)[0]]
     return kind, name_key, name_key
 
 

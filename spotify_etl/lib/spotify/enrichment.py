@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -57,26 +58,38 @@ PODCASTS = Entity("podcast", "shows", "spotify_podcast_data", "spotify_podcast_u
 
 
 @dataclass
-class EnrichmentOutcome:
-    entity: str
-    fetched: int = 0
-    failed: int = 0
+class ApiWorkOutcome:
+    """What a run of API work left: pending items, and why it stopped early, if it did."""
+
     pending: int = 0
     requests: int = 0
     deferred_until: datetime | None = None
     deferred_reason: str | None = None
     skipped_reason: str | None = None
+
+    def stopped_early(self, items: str) -> str | None:
+        """The status when the work was skipped or deferred, counting pending `items`."""
+        if self.skipped_reason:
+            return f"skipped: {self.skipped_reason}, {self.pending} {items} pending"
+        if self.deferred_until:
+            return (
+                f"deferred until {self.deferred_until:%Y-%m-%d %H:%M:%S} UTC ({self.deferred_reason}),"
+                f" {self.pending} {items} pending"
+            )
+        return None
+
+
+@dataclass
+class EnrichmentOutcome(ApiWorkOutcome):
+    entity: str = ""
+    fetched: int = 0
+    failed: int = 0
     failures_by_reason: dict = field(default_factory=dict)
 
     @property
     def status(self) -> str:
-        if self.skipped_reason:
-            return f"skipped: {self.skipped_reason}, {self.pending} ids pending"
-        if self.deferred_until:
-            return (
-                f"deferred until {self.deferred_until:%Y-%m-%d %H:%M:%S} UTC ({self.deferred_reason}),"
-                f" {self.pending} ids pending"
-            )
+        if stopped := self.stopped_early("ids"):
+            return stopped
         return f"complete: {self.fetched} fetched, {self.failed} failed, {self.pending} pending"
 
 
@@ -108,20 +121,35 @@ def enrich(
     progress: Callable[[str], None] | None = None,
 ) -> EnrichmentOutcome:
     """Fetch every pending id of `entity` (or as many as the API allows today)."""
-    outcome = EnrichmentOutcome(entity.name)
-    # One fetcher per entity at a time, so that no id is fetched twice by parallel runs.
-    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"spotify_etl.enrich.{entity.name}",))
-    # Every answer is committed (a killed client loses none); not waiting for each commit's
-    # flush to disk risks only the last fraction of a second of answers in a server crash,
-    # and keeps a commit per answer cheap.
+    with exclusive_api_work(conn, entity.name):
+        return _enrich_locked(conn, client, entity, market, progress, EnrichmentOutcome(entity=entity.name))
+
+
+@contextmanager
+def exclusive_api_work(conn: psycopg.Connection, what: str) -> Iterator[None]:
+    """One worker per kind of API work at a time, so that nothing is asked twice by parallel
+    runs; every answer is committed as it arrives."""
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"spotify_etl.enrich.{what}",))
+    # Not waiting for each commit's flush to disk risks only the last fraction of a second of
+    # answers in a server crash, and keeps a commit per answer cheap.
     conn.execute("SET synchronous_commit = off")
     try:
-        return _enrich_locked(conn, client, entity, market, progress, outcome)
+        yield
     finally:
         conn.rollback()
         conn.execute("RESET synchronous_commit")
-        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"spotify_etl.enrich.{entity.name}",))
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"spotify_etl.enrich.{what}",))
         conn.commit()
+
+
+def record_deferral(conn: psycopg.Connection, deferred: SpotifyDeferred) -> None:
+    """Keep when the API may be asked again (all API work of later runs waits for it)."""
+    conn.execute(
+        "INSERT INTO etl_internal.api_resume_state (api, resume_at, reason) VALUES (%s, %s, %s)"
+        " ON CONFLICT (api) DO UPDATE"
+        " SET resume_at = excluded.resume_at, reason = excluded.reason, updated_at = now()",
+        (API, deferred.resume_at, deferred.reason),
+    )
 
 
 def _enrich_locked(
@@ -148,11 +176,11 @@ def _enrich_locked(
     try:
         for done, (uri, obj, failure, last_of_answer) in enumerate(_fetch(client, entity, pending, market), start=1):
             if obj is not None:
-                _store(conn, entity, uri, obj)
+                store_answer(conn, entity, uri, obj)
                 outcome.fetched += 1
             else:
                 log.warning("%s failed: %s", uri, failure.reason, extra={"uri": uri, "http_status": failure.status})
-                _record_failure(conn, entity, uri, failure)
+                record_failure(conn, entity.name, uri, failure)
                 outcome.failed += 1
                 outcome.failures_by_reason[failure.reason] = outcome.failures_by_reason.get(failure.reason, 0) + 1
             outcome.pending -= 1
@@ -167,12 +195,7 @@ def _enrich_locked(
                     progress(f"{entity.endpoint}: {done} done, {outcome.pending} pending, {rate:.1f} ids/s")
         conn.execute("DELETE FROM etl_internal.api_resume_state WHERE api = %s", (API,))
     except SpotifyDeferred as deferred:
-        conn.execute(
-            "INSERT INTO etl_internal.api_resume_state (api, resume_at, reason) VALUES (%s, %s, %s)"
-            " ON CONFLICT (api) DO UPDATE"
-            " SET resume_at = excluded.resume_at, reason = excluded.reason, updated_at = now()",
-            (API, deferred.resume_at, deferred.reason),
-        )
+        record_deferral(conn, deferred)
         outcome.deferred_until, outcome.deferred_reason = deferred.resume_at, deferred.reason
     finally:
         conn.commit()
@@ -206,16 +229,17 @@ def _fetch(client: SpotifyClient, entity: Entity, uris: list[str], market: str |
         position += 1
 
 
-def _store(conn: psycopg.Connection, entity: Entity, uri: str, obj: dict) -> None:
+def store_answer(conn: psycopg.Connection, entity: Entity, uri: str, obj: dict) -> None:
     conn.execute(load_sql(f"enrichment/store_{entity.name}.sql"), {"uri": uri, "raw": Jsonb(obj)})
 
 
-def _record_failure(conn: psycopg.Connection, entity: Entity, uri: str, failure: SpotifyItemFailed) -> None:
+def record_failure(conn: psycopg.Connection, entity: str, uri: str, failure: SpotifyItemFailed) -> None:
+    """A failed request for `uri` (or a name pair): permanent, or retried by later runs."""
     conn.execute(
         load_sql("enrichment/record_failure.sql"),
         {
             "uri": uri,
-            "entity": entity.name,
+            "entity": entity,
             "reason": failure.reason,
             "status": failure.status,
             "permanent": failure.permanent,
@@ -231,5 +255,5 @@ def _without_malformed(conn: psycopg.Connection, entity: Entity, uris: list[str]
         if _ID.match(uri.rsplit(":", 1)[-1]):
             valid.append(uri)
         else:
-            _record_failure(conn, entity, uri, SpotifyItemFailed(None, "malformed id (not sent)", permanent=True))
+            record_failure(conn, entity.name, uri, SpotifyItemFailed(None, "malformed id (not sent)", permanent=True))
     return valid
