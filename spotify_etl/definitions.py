@@ -13,6 +13,7 @@ from spotify_etl.defs.automation.jobs import full_load_job, reload_months_job, r
 from spotify_etl.defs.automation.reload_sensor import reload_changed_months_sensor
 from spotify_etl.defs.automation.schedules import retry_enrichment_schedule
 from spotify_etl.defs.automation.sensors import raw_files_sensor
+from spotify_etl.defs.executor import executor_for
 from spotify_etl.defs.resources import resources_from_settings
 from spotify_etl.settings import Settings, load_settings
 
@@ -37,10 +38,16 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         jobs=[full_load_job, reload_months_job, retry_enrichment_job],
         sensors=[raw_files_sensor, reload_changed_months_sensor],
         schedules=[retry_enrichment_schedule],
-        # Every step pushes its work down to PostgreSQL; a process per step would only add start-up time.
-        executor=dg.in_process_executor,
+        executor=executor_for(settings),
         resources=resources_from_settings(settings),
     )
 
 
 defs = build_definitions(load_settings())
+
+
+def full_load_from_environment() -> dg.JobDefinition:
+    """full_load as the environment's settings make it now (with a Celery broker: on Celery):
+    what a process launching runs with `dagster.execute_job(dagster.reconstructable(...))`
+    hands to the workers, which build it again from their own environment."""
+    return build_definitions(load_settings()).resolve_job_def("full_load")

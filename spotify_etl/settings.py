@@ -30,6 +30,8 @@ DEFAULT_TOKEN_URL = "https://accounts.spotify.com/api/token"
 DEFAULT_API_MODE: ApiMode = "single"
 # Spotify's documented budget is per rolling 30 s; 60 stays well inside a development-mode app's.
 DEFAULT_REQUESTS_PER_30S = 60
+# Celery's own: results come back to the run through the broker, no store of their own.
+DEFAULT_CELERY_BACKEND = "rpc://"
 
 # Variables holding secrets, masked in logs (the definitions pass these and the database URL to
 # Dagster as EnvVar, so the UI never shows them).
@@ -82,10 +84,20 @@ class Settings:
     log_level: str  # SPOTIFY_ETL_LOG_LEVEL
     log_max_bytes: int  # SPOTIFY_ETL_LOG_MAX_BYTES
     log_backups: int  # SPOTIFY_ETL_LOG_BACKUPS
+    celery_broker: str | None  # SPOTIFY_ETL_CELERY_BROKER; unset = every step in its run's process
+    celery_backend: str  # SPOTIFY_ETL_CELERY_BACKEND
+    celery_queue: str  # SPOTIFY_ETL_CELERY_QUEUE: one per deployment sharing a broker
 
     @property
     def reports_dir(self) -> Path:
         return self.home / "reports"
+
+    def required_celery_broker(self) -> str:
+        if not self.celery_broker:
+            raise SpotifyEtlError(
+                "no Celery broker: set SPOTIFY_ETL_CELERY_BROKER (e.g. pyamqp://guest:guest@127.0.0.1:5672//)"
+            )
+        return self.celery_broker
 
     def with_overrides(self, **changes: object) -> Settings:
         """These settings with the given ones replaced (those given as None are kept)."""
@@ -111,6 +123,9 @@ def load_settings() -> Settings:
         log_level=(env("SPOTIFY_ETL_LOG_LEVEL") or "INFO").upper(),
         log_max_bytes=_number("SPOTIFY_ETL_LOG_MAX_BYTES", 10 * 2**20),
         log_backups=_number("SPOTIFY_ETL_LOG_BACKUPS", 5),
+        celery_broker=env("SPOTIFY_ETL_CELERY_BROKER"),
+        celery_backend=env("SPOTIFY_ETL_CELERY_BACKEND", DEFAULT_CELERY_BACKEND),
+        celery_queue=env("SPOTIFY_ETL_CELERY_QUEUE", "spotify_etl"),
     )
 
 

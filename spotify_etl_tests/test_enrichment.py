@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -12,7 +13,7 @@ from spotify_etl.cli.run import run_pipeline
 from spotify_etl.defs.resources.spotify import SpotifyResource
 from spotify_etl.lib.ingestion import ingest_raw_dir
 from spotify_etl.lib.spotify.client import SpotifyForbidden
-from spotify_etl.lib.spotify.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, enrich
+from spotify_etl.lib.spotify.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, enrich, exclusive_api_work
 from spotify_etl_tests.export_factory import episode_play, play, write_json
 from spotify_etl_tests.pipeline_helpers import check_results, materialize_all
 from spotify_etl_tests.spotify_simulator import (
@@ -352,3 +353,25 @@ def test_token_is_cached_in_memory_only(conn, warehouse, raw_dir, server, tmp_pa
     assert enrich(conn, client, TRACKS).fetched == 2
     assert server.sim.tokens_issued == 1  # one token for the whole run
     assert list(workdir.iterdir()) == []  # spotipy's default would write a .cache file here
+
+
+def test_one_client_talks_to_the_api_at_a_time_whatever_the_process(warehouse, raw_dir, server) -> None:
+    """Enrichment of tracks waits while any other API work (search, episodes, another worker's
+    step) holds the API: steps side by side on several Celery workers never multiply the
+    app's rate limit."""
+    catalog_with_plays(server, raw_dir)
+    ingest_raw_dir(warehouse.url(), raw_dir)
+    done = threading.Event()
+
+    def enrich_tracks() -> None:
+        with warehouse.connect() as other:
+            enrich(other, resource(server).client(), TRACKS)
+        done.set()
+
+    with warehouse.connect() as holder, exclusive_api_work(holder):
+        worker = threading.Thread(target=enrich_tracks)
+        worker.start()
+        assert not done.wait(1.0)  # waiting for the API, not asking it
+        assert server.sim.requests == []
+    worker.join(timeout=60)
+    assert done.is_set() and len(server.sim.requests) == 6

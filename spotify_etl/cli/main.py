@@ -68,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("status", help="what the warehouse holds")
 
+    worker = commands.add_parser(
+        "worker", help="run the steps of Dagster runs sent through Celery (needs SPOTIFY_ETL_CELERY_BROKER)"
+    )
+    worker.add_argument("--name", help="the worker's name, unique among the workers (default: spotify-etl-<pid>)")
+    worker.add_argument("--concurrency", type=int, default=1, help="steps at a time (default 1)")
+
     report = commands.add_parser("report", help="write the HTML listening report and print its path")
     report.add_argument("--year", type=int, help="one year only")
     report.add_argument("--listener", help="one listener only (default: everyone)")
@@ -78,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return _run(args)  # inside the run, Dagster's log manager writes the log file
         configure_logging()
-        commands = {"ui": _ui, "report": _report, "status": lambda _args: _status()}
+        commands = {"ui": _ui, "report": _report, "status": lambda _args: _status(), "worker": _worker}
         return commands[args.command](args)
     except Exception as exc:  # noqa: BLE001 - one line for the user; the log has the traceback
         return _failed(args.command, exc)
@@ -128,6 +134,22 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     print("See it in the UI: spotify-etl ui")
     return 0
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Become a Celery worker of spotify_etl.cli.celery_app on the deployment's queue (the
+    process is replaced: signals reach Celery, which finishes or hands back its step)."""
+    from spotify_etl.settings import load_settings
+
+    settings = load_settings()
+    settings.required_celery_broker()
+    name = args.name or f"spotify-etl-{os.getpid()}"
+    command = [sys.executable, "-m", "celery", "-A", "spotify_etl.cli.celery_app", "worker"]
+    command += ["-Q", settings.celery_queue, "-c", str(args.concurrency), "-n", f"{name}@%h", "--loglevel", "INFO"]
+    print(
+        f"Starting Celery worker {name} on queue {settings.celery_queue} ({args.concurrency} at a time) ...", flush=True
+    )
+    os.execv(sys.executable, command)
 
 
 def _ui(args: argparse.Namespace) -> int:

@@ -38,6 +38,7 @@ MAX_TRANSIENT_ATTEMPTS = 5
 # Progress is reported this often (seconds).
 _PROGRESS_EVERY_S = 2.0
 API = "spotify"
+_API_LOCK = "spotify_etl.spotify_api"
 
 
 @dataclass(frozen=True)
@@ -121,15 +122,18 @@ def enrich(
     progress: Callable[[str], None] | None = None,
 ) -> EnrichmentOutcome:
     """Fetch every pending id of `entity` (or as many as the API allows today)."""
-    with exclusive_api_work(conn, entity.name):
+    with exclusive_api_work(conn):
         return _enrich_locked(conn, client, entity, market, progress, EnrichmentOutcome(entity=entity.name))
 
 
 @contextmanager
-def exclusive_api_work(conn: psycopg.Connection, what: str) -> Iterator[None]:
-    """One worker per kind of API work at a time, so that nothing is asked twice by parallel
-    runs; every answer is committed as it arrives."""
-    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (f"spotify_etl.enrich.{what}",))
+def exclusive_api_work(conn: psycopg.Connection) -> Iterator[None]:
+    """One client talks to the API at a time, whichever step, run, process or machine it is in:
+    nothing is asked twice by parallel runs, and the app's rate limit (the client's limiter) is
+    never multiplied by steps running side by side on several workers. The rate limit is what
+    bounds this work, so waiting for the lock costs nothing. Every answer is committed as it
+    arrives."""
+    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (_API_LOCK,))
     # Not waiting for each commit's flush to disk risks only the last fraction of a second of
     # answers in a server crash, and keeps a commit per answer cheap.
     conn.execute("SET synchronous_commit = off")
@@ -138,7 +142,7 @@ def exclusive_api_work(conn: psycopg.Connection, what: str) -> Iterator[None]:
     finally:
         conn.rollback()
         conn.execute("RESET synchronous_commit")
-        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (f"spotify_etl.enrich.{what}",))
+        conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (_API_LOCK,))
         conn.commit()
 
 

@@ -59,8 +59,9 @@ MAX_PAGES = 2
 # Episodes named like the one sought whose show is looked up, at most.
 MAX_EPISODES_CHECKED = 3
 PLACEHOLDERS = {"", "unknown artist", "unknown track", "unknown podcast", "unknown episode"}
-# The rule of a pair whose override was taken back before it was ever searched.
-NOT_SEARCHED = "override removed; not searched yet"
+# The rule of a pair whose override was taken back: decided again from its kept answer, or
+# searched if it never was.
+TAKEN_BACK = "override taken back; to be decided again"
 _PROGRESS_EVERY_S = 2.0
 
 
@@ -137,10 +138,10 @@ def resolve_names(
     """Decide every pending name pair (or as many as the API allows today). Episodes are
     searched in `market`, else the listeners' most frequent country (found only when there is
     something to search)."""
-    with exclusive_api_work(conn, "search"):
+    with exclusive_api_work(conn):
         outcome = ResolutionOutcome()
         outcome.overrides = _apply_overrides(conn, overrides or {})
-        pending = conn.execute(load_sql("enrichment/pending_names.sql"), {"not_searched": NOT_SEARCHED}).fetchall()
+        pending = conn.execute(load_sql("enrichment/pending_names.sql"), {"taken_back": TAKEN_BACK}).fetchall()
         if pending:
             from_export = conn.execute(
                 load_sql("enrichment/names_from_export.sql"), {"name_keys": [key for key, _, _ in pending]}
@@ -318,7 +319,7 @@ def _apply_overrides(conn: psycopg.Connection, overrides: dict[str, str | None])
         "UPDATE etl_internal.name_matches SET spotify_uri = NULL, status = 'not_found', rule = %s, score = NULL,"
         " decided_at = now(), applied = false"
         " WHERE rule = 'override' AND NOT (name_key = ANY(%s))",
-        (NOT_SEARCHED, list(overrides)),
+        (TAKEN_BACK, list(overrides)),
     )
     return len(overrides)
 
