@@ -78,7 +78,7 @@ def choose_track(artist: str, title: str, items: list[dict | None], longest_play
     """The track among search `items` that (artist, title) of the export names."""
     want_title, want_markers = title_parts(title, artist)
     want_artist = artist_form(artist)
-    candidates = [item for item in items if isinstance(item, dict) and isinstance(item.get("uri"), str)]
+    candidates = _candidates(items)
     fitting: list[tuple[float, str, dict]] = []
     by_reason: dict[str, int] = {}
     for item in candidates:
@@ -131,8 +131,8 @@ def choose_episode(show: str, episode: str, items: list[dict | None], shows: dic
     """The episode among search `items` (simplified episodes, without their show) named
     `episode` whose show, looked up in `shows` (episode URI -> show name, from the episode's
     own answer), is `show`."""
-    candidates = [item for item in items if isinstance(item, dict) and isinstance(item.get("uri"), str)]
-    named = [item for item in candidates if fold(str(item.get("name") or "")) == fold(episode)]
+    candidates = _candidates(items)
+    named = _named(episode, candidates)
     if not named:
         return Decision(None, "not_found", "none fits (no episode of that name)", None, len(candidates))
     fitting = [item for item in named if fold(shows.get(item["uri"], "")) == fold(show)]
@@ -149,13 +149,16 @@ def choose_episode(show: str, episode: str, items: list[dict | None], shows: dic
 
 def episodes_to_check(episode: str, items: list[dict | None]) -> list[str]:
     """URIs of the candidates named like the episode: their show must be looked up."""
-    return [
-        item["uri"]
-        for item in items
-        if isinstance(item, dict)
-        and isinstance(item.get("uri"), str)
-        and fold(str(item.get("name") or "")) == fold(episode)
-    ]
+    return [item["uri"] for item in _named(episode, _candidates(items))]
+
+
+def _candidates(items: list[dict | None]) -> list[dict]:
+    """The items of an answer that are objects with a URI (pages may hold nulls)."""
+    return [item for item in items if isinstance(item, dict) and isinstance(item.get("uri"), str)]
+
+
+def _named(name: str, candidates: list[dict]) -> list[dict]:
+    return [item for item in candidates if fold(str(item.get("name") or "")) == fold(name)]
 
 
 def _different_recordings(items: list[dict]) -> bool:
