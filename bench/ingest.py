@@ -8,7 +8,7 @@ process on a fresh database of the same server:
   ingest  spotify_etl's ingestion: recognise, hash, normalise, COPY, set-based dedup merge;
   reload  the same ingestion again on the loaded warehouse (every file unchanged);
   transform  every dimension, the sessions and both facts over all months, through Dagster;
-  reload_month  the busiest month of both facts again (delete + insert), through Dagster.
+  reload_month  the busiest month of both facts again (its partitions emptied and filled), through Dagster.
 and prints plays/s and peak RSS of each. The goal: ingest <= 2x the floor's time, peak RSS
 <= 300 MB at 1M plays. Without --database-url an embedded server is started under
 bench/out/. Figures are written up in docs/benchmarks.md.

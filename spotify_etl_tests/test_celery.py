@@ -113,7 +113,10 @@ class Worker:
 
 @pytest.fixture
 def workers(deployment: dict, tmp_path: Path):
-    started = [Worker(f"w{n}", deployment, tmp_path / f"worker{n}.log") for n in (1, 2)]
+    # Named after the queue too: two runs of the suite at once (CI's two passes) share the
+    # broker, where a worker's name must be unique.
+    suffix = deployment["SPOTIFY_ETL_CELERY_QUEUE"].rsplit("_", 1)[-1]
+    started = [Worker(f"w{n}-{suffix}", deployment, tmp_path / f"worker{n}.log") for n in (1, 2)]
     for worker in started:
         wait_for(lambda w=worker: " ready." in w.text(), f"Celery worker ready:\n{worker.text()}", timeout=60)
     yield started

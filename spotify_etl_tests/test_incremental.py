@@ -98,6 +98,16 @@ def _row_versions(url: str, outside: tuple[str, ...]) -> dict:
         }
 
 
+def _partition_files(url: str) -> dict[str, int]:
+    """Each monthly partition of the facts with its file (a reload empties it into a new one)."""
+    query = (
+        "SELECT c.relname, pg_relation_filenode(c.oid) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+        " WHERE i.inhparent IN ('core.fact_tracks_history'::regclass, 'core.fact_podcasts_history'::regclass)"
+    )
+    with psycopg.connect(url) as conn:
+        return dict(conn.execute(query).fetchall())
+
+
 def test_a_run_with_nothing_new_reloads_no_month_and_says_so(cli, raw_dir) -> None:
     run, instance = cli
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
@@ -122,6 +132,13 @@ def test_a_new_file_reloads_exactly_the_months_it_changes(cli, raw_dir, database
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
     assert run().success
     before = _row_versions(database_url, ("2024-03", "2024-05", "2024-06"))
+    files_before = _partition_files(database_url)
+    # One partition per fact and month holding plays of any kind (Jan..Aug 2024), no others.
+    assert sorted(files_before) == sorted(
+        f"{fact}_y2024m{month:02d}"
+        for fact in ("fact_tracks_history", "fact_podcasts_history")
+        for month in range(1, 9)
+    )
 
     write_json(raw_dir / "Streaming_History_Audio_2024_1.json", _new_file())
     outcome = run()
@@ -130,6 +147,14 @@ def test_a_new_file_reloads_exactly_the_months_it_changes(cli, raw_dir, database
     assert [(a[:7], b[:7]) for a, b in outcome.months_loaded] == [("2024-03", "2024-03"), ("2024-05", "2024-06")]
     # Every row of the other months is the row that was there (same transaction id).
     assert _row_versions(database_url, ("2024-03", "2024-05", "2024-06")) == before
+    # The partitions of the months reloaded were emptied into new files; no other was touched.
+    files_after = _partition_files(database_url)
+    assert files_after.keys() == files_before.keys()
+    assert {name for name in files_after if files_after[name] != files_before[name]} == {
+        f"{fact}_y2024m{month}"
+        for fact in ("fact_tracks_history", "fact_podcasts_history")
+        for month in ("03", "05", "06")
+    }
 
     # The same facts, sessions and dimension members as one run over both files (surrogate
     # keys are drawn in another order, so rows are compared by natural keys).

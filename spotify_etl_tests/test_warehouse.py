@@ -193,3 +193,110 @@ def test_views_are_created_from_their_files_and_again_only_when_one_changes(data
         assert conn.execute("SELECT to_regclass('mart.coverage')").fetchone()[0] is None
         assert conn.execute("SELECT changed FROM mart.minutes_by_month").fetchone()[0] == 1
         assert not apply_views(conn, copy)
+
+
+def test_facts_loaded_before_partitioning_keep_their_rows_in_monthly_partitions(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Migration 0016 moves each fact's rows into one partition per month (UTC) holding rows,
+    keeps the keys, and the views on the facts come back."""
+    from spotify_etl.lib.warehouse.database import migrate
+    from spotify_etl.lib.warehouse.views import view_files
+
+    before = tmp_path / "migrations"
+    before.mkdir()
+    for migration in discover_migrations():
+        if migration.version < 16:
+            (before / migration.path.name).write_text(migration.sql)
+    columns = "(play_id, listener, ts, ts_local, time_zone, date_id, time_id, {}, reason_start_id, reason_end_id,"
+    columns += " platform_id, ms_played, play_category, is_skip, is_video{})"
+    plays = [(1, "2023-12-31T23:59:00Z"), (2, "2024-01-01T00:00:00Z"), (3, "2024-03-15T12:00:00Z")]
+    with psycopg.connect(database_url) as conn:
+        apply_migrations(conn, before)
+        for play_id, ts in plays:
+            conn.execute(
+                "INSERT INTO core.fact_tracks_history " + columns.format("track_id, artist_id", ", is_local")
+                + " VALUES (%s, 'me', %s, %s, 'UTC', 0, 0, 7, 8, 0, 0, 0, 1000, 'skip', true, false, false)",
+                (play_id, ts, ts[:19]),
+            )  # fmt: skip
+        conn.execute(
+            "INSERT INTO core.fact_podcasts_history " + columns.format("episode_id, podcast_id", "")
+            + " VALUES (9, 'me', '2024-02-02T10:00:00Z', '2024-02-02T10:00:00', 'UTC', 0, 0, 5, 6, 0, 0, 0, 60000,"
+            " 'full', false, false)"
+        )  # fmt: skip
+        conn.commit()
+
+        migrate(conn)
+        conn.commit()
+        conn.execute("SET TIME ZONE 'UTC'")
+        bounds = dict(
+            conn.execute(
+                "SELECT c.relname, pg_get_expr(c.relpartbound, c.oid) FROM pg_inherits i JOIN pg_class c"
+                " ON c.oid = i.inhrelid WHERE i.inhparent IN ('core.fact_tracks_history'::regclass,"
+                " 'core.fact_podcasts_history'::regclass)"
+            ).fetchall()
+        )
+        assert bounds["fact_tracks_history_y2024m01"] == (
+            "FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2024-02-01 00:00:00+00')"
+        )
+        placed = conn.execute(
+            "SELECT tableoid::regclass::text, play_id FROM core.fact_tracks_history UNION ALL"
+            " SELECT tableoid::regclass::text, play_id FROM core.fact_podcasts_history ORDER BY 2"
+        ).fetchall()
+        assert placed == [
+            ("core.fact_tracks_history_y2023m12", 1),
+            ("core.fact_tracks_history_y2024m01", 2),
+            ("core.fact_tracks_history_y2024m03", 3),
+            ("core.fact_podcasts_history_y2024m02", 9),
+        ]
+        assert sorted(bounds) == sorted(name.removeprefix("core.") for name, _ in placed)
+        primary_key = conn.execute(
+            "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'core.fact_tracks_history'::regclass"
+            " AND contype = 'p'"
+        ).fetchone()[0]  # fmt: skip
+        assert primary_key == "PRIMARY KEY (play_id, ts)"
+        views = conn.execute("SELECT count(*) FROM pg_views WHERE schemaname IN ('etl_internal', 'core', 'mart')")
+        assert views.fetchone()[0] == len(view_files())
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute(
+                "INSERT INTO core.fact_tracks_history SELECT * FROM core.fact_tracks_history WHERE play_id = 3"
+            )
+
+
+def test_a_month_held_by_a_reader_is_emptied_by_delete_and_a_new_month_is_attached_beside_it(warehouse) -> None:
+    """Emptying a month's partition (TRUNCATE) would wait for a client idle in a transaction
+    that read it, and block every reader after it: the reload deletes the rows instead. A new
+    month's partition is attached without waiting for readers."""
+    url = warehouse.url()
+    fact = "core.fact_tracks_history"
+    files = "SELECT pg_relation_filenode(%s)"
+    with psycopg.connect(url) as writer:
+        partition = writer.execute("SELECT core.month_partition(%s, '2024-03-10T00:00:00Z')::text", (fact,)).fetchone()[
+            0
+        ]
+        writer.execute(
+            f"INSERT INTO {fact} (play_id, listener, ts, ts_local, time_zone, date_id, time_id, track_id, artist_id,"
+            " reason_start_id, reason_end_id, platform_id, play_category, is_skip, is_local, is_video)"
+            " VALUES (1, 'me', '2024-03-10T12:00:00Z', '2024-03-10T12:00:00', 'UTC', 0, 0, 0, 0, 0, 0, 0, 'full',"
+            " false, false, false)"
+        )  # fmt: skip
+        writer.commit()
+        untouched = writer.execute(files, (partition,)).fetchone()[0]
+
+        with psycopg.connect(url) as reader:
+            assert reader.execute(f"SELECT count(*) FROM {fact}").fetchone()[0] == 1  # now idle in transaction
+            writer.execute("SET statement_timeout = '30s'")
+            writer.execute(
+                "SELECT core.prepare_fact_months(%s, '2024-03-01T00:00:00Z', '2024-04-01T00:00:00Z')", (fact,)
+            )
+            assert writer.execute(f"SELECT count(*) FROM {fact}").fetchone()[0] == 0
+            assert writer.execute(files, (partition,)).fetchone()[0] == untouched  # deleted, not truncated
+            assert writer.execute("SHOW lock_timeout").fetchone()[0] == "0"
+            may = writer.execute("SELECT core.month_partition(%s, '2024-05-01T00:00:00Z')::text", (fact,)).fetchone()[0]
+            writer.commit()
+            assert may == "core.fact_tracks_history_y2024m05"
+
+        # Nobody reading: the month's partition is emptied into a new file.
+        writer.execute("SELECT core.prepare_fact_months(%s, '2024-03-01T00:00:00Z', '2024-04-01T00:00:00Z')", (fact,))
+        writer.commit()
+        assert writer.execute(files, (partition,)).fetchone()[0] != untouched

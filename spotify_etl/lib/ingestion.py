@@ -226,6 +226,12 @@ def ingest_raw_dir(
             # and need a good plan (without them, the twin search took minutes at 1M plays).
             first.execute("ANALYZE staging.streaming_history")
             first.commit()
+        if report.stored:
+            # A block-range index knows only the ranges summarized so far; pages filled since
+            # would match every query on ts (a month's plays read the whole table) until a
+            # vacuum summarizes them, so they are summarized now (only the new pages are read).
+            first.execute("SELECT brin_summarize_new_values('staging.streaming_history_ts_brin')")
+            first.commit()
         report.account_twins, report.account_twin_months = _drop_account_twins(first)
     for outcome in report.failed:
         log.error("%s: %s", outcome.path, outcome.error, extra={"file": outcome.path, "position": outcome.records_read})

@@ -1,9 +1,11 @@
 """fact_tracks_history, fact_podcasts_history: one row per play, partitioned by calendar month
 of ts (UTC).
 
-Loading a month deletes that month's rows and inserts them again from staging in one
-transaction, so building month by month or all at once gives identical tables. A run over
-many months (a backfill) is one run and one statement (BackfillPolicy.single_run()).
+Both are PostgreSQL tables partitioned by the same months (migration 0016), one partition per
+month holding plays. Loading months empties their partitions (creating missing ones) and
+inserts them again from staging in one transaction, so building month by month or all at
+once gives identical tables, and a reload never rewrites another month. A run over many
+months (a backfill) is one run and one statement (BackfillPolicy.single_run()).
 
 A month is stale when its partition of plays_by_month has a new version (something it is
 built from changed); the automation condition reloads exactly those months. New rows of the
