@@ -35,8 +35,8 @@ $$;
 
 -- Prepare the months of [first_ts, end_ts) (month starts, UTC) of a fact for loading: empty
 -- each month's partition that exists, create one for each month of staged plays that has
--- none. Months without plays get no partition (a 3-play export has 3, not one per month
--- since 2008).
+-- none. Months without plays get no partition (a 3-play export gets those of its months, not
+-- one per month since 2008).
 CREATE FUNCTION core.prepare_fact_months(fact regclass, first_ts timestamptz, end_ts timestamptz)
 RETURNS void
 LANGUAGE plpgsql AS $$

@@ -5,39 +5,28 @@ under a long rate limit it reports when it will resume. Its data version is the 
 
 import dagster as dg
 
+from spotify_etl.defs.enrichment.api_work import client_if_configured, outcome_metadata, refusal_fails_the_step
 from spotify_etl.defs.enrichment.resolved_names import resolved_names
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import SpotifyResource, WarehouseResource
-from spotify_etl.lib.spotify.client import SpotifyForbidden
 from spotify_etl.lib.spotify.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, Entity, enrich, listener_market
 
 
 def _enrich(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource, entity: Entity
 ) -> dg.MaterializeResult:
-    client = spotify.client() if spotify.has_credentials else None
-    with warehouse.connect() as conn:
+    with warehouse.connect() as conn, refusal_fails_the_step():
         market = listener_market(conn, spotify.market) if entity.uses_market else None
-        try:
-            outcome = enrich(conn, client, entity, market=market, progress=context.log.info)
-        except SpotifyForbidden as exc:
-            raise dg.Failure(
-                description=f"Spotify refused the request (403): {exc}. Nothing else was lost; "
-                "what was fetched so far is kept.",
-            ) from exc
+        outcome = enrich(conn, client_if_configured(spotify), entity, market=market, progress=context.log.info)
     context.log.info(f"{entity.endpoint}: {outcome.status}")
     metadata = {
-        "status": outcome.status,
+        **outcome_metadata(outcome),
         "fetched": outcome.fetched,
         "failed": outcome.failed,
-        "pending": outcome.pending,
-        "requests": outcome.requests,
         **warehouse.table_metadata(f"staging.{entity.table}"),
     }
     if market:
         metadata["market"] = market
-    if outcome.deferred_until:
-        metadata["deferred_until"] = outcome.deferred_until.isoformat()
     if outcome.failures_by_reason:
         metadata["failures_by_reason"] = dg.MetadataValue.json(outcome.failures_by_reason)
     # The cache only grows (an answer is never fetched twice): its size is its version, and a

@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from spotify_etl.defs.enrichment.api_work import client_if_configured, outcome_metadata, refusal_fails_the_step
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import SpotifyResource, WarehouseResource
-from spotify_etl.lib.spotify.client import SpotifyForbidden
 from spotify_etl.lib.spotify.name_resolution import read_overrides, resolve_names
 
 
@@ -43,32 +43,24 @@ def resolved_names(
         overrides = read_overrides(Path(config.overrides_path))
     except ValueError as exc:
         raise dg.Failure(description=str(exc)) from exc
-    client = spotify.client() if spotify.has_credentials else None
-    with warehouse.connect() as conn:
-        try:
-            outcome = resolve_names(conn, client, overrides=overrides, market=spotify.market, progress=context.log.info)
-        except SpotifyForbidden as exc:
-            raise dg.Failure(
-                description=f"Spotify refused the request (403): {exc}. What was resolved so far is kept."
-            ) from exc
+    with warehouse.connect() as conn, refusal_fails_the_step():
+        outcome = resolve_names(
+            conn, client_if_configured(spotify), overrides=overrides, market=spotify.market, progress=context.log.info
+        )
         version = conn.execute(
             "SELECT count(*) || '-' || coalesce(max(decided_at)::text, '') FROM etl_internal.name_matches"
         ).fetchone()[0]
     context.log.info(f"search: {outcome.status}")
     metadata = {
-        "status": outcome.status,
+        **outcome_metadata(outcome),
         "searched": outcome.searched,
         "matched": outcome.matched,
         "from_export_ids": outcome.from_export,
         "unresolved": outcome.unresolved,
-        "pending": outcome.pending,
-        "requests": outcome.requests,
         "overrides_read": outcome.overrides,
         "pairs_by_status": dg.MetadataValue.json(outcome.by_status),
     }
     if outcome.market:
         metadata["market"] = outcome.market
-    if outcome.deferred_until:
-        metadata["deferred_until"] = outcome.deferred_until.isoformat()
     # Decisions only change when one is taken: their count and latest time are the version.
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(version))

@@ -68,6 +68,11 @@ class ApiWorkOutcome:
     deferred_reason: str | None = None
     skipped_reason: str | None = None
 
+    @property
+    def status(self) -> str:
+        """One line saying what the run did or why it stopped; each kind of work words its own."""
+        raise NotImplementedError
+
     def stopped_early(self, items: str) -> str | None:
         """The status when the work was skipped or deferred, counting pending `items`."""
         if self.skipped_reason:
