@@ -1,12 +1,13 @@
 """Benchmark: a month's reload with the facts partitioned by month, against the flat tables
 they were before (delete + insert), on the same warehouse in one run.
 
-    python bench/month_reload.py [--plays 1000000] [--rounds 5] [--database-url URL]
+    python bench/month_reload.py [--plays 1000000] [--listeners L] [--rounds 5] [--database-url URL]
 
-Loads N synthetic plays (ingestion, dimensions, sessions and both facts over every month, as
-bench/ingest.py does), then copies both facts into flat tables laid out as before migration
-0016 (one table, primary key play_id, an index on ts) and measures, alternating the two
-layouts each round:
+Loads N synthetic plays of one listener, or with --listeners L, L listeners of N plays each over
+2023-2025 (bench/celery_workers.py's exports: many plays a month, as a community has), builds
+ingestion, dimensions, sessions and both facts over every month as bench/ingest.py does, then
+copies both facts into flat tables laid out as before migration 0016 (one table, primary key
+play_id, an index on ts) and measures, alternating the two layouts each round:
 
   reload month   the busiest month of both facts loaded again: the statements of
                  sql/core/fact_*.sql, on the partitions (empty the month's partition, insert)
@@ -36,6 +37,7 @@ HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 sys.path.insert(0, str(HERE))
 
+from celery_workers import _exports  # noqa: E402  (the same exports of many listeners)
 from ingest import _drop_database, _export, _fresh_database, phase_ingest, phase_transform  # noqa: E402
 
 FACTS = ("fact_tracks_history", "fact_podcasts_history")
@@ -115,15 +117,27 @@ def _fingerprint(conn: psycopg.Connection, schema: str) -> tuple:
     )
 
 
+def _listeners_export(listeners: int, plays: int) -> Path:
+    raw_dir = OUT / f"listeners_{listeners}x{plays}"
+    marker = raw_dir / ".complete"
+    if not marker.exists():
+        print(f"generating {listeners} listeners x {plays:,} plays under {raw_dir} ...", flush=True)
+        _exports(raw_dir, listeners, plays)
+        marker.write_text("ok")
+    return raw_dir
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--plays", type=int, default=1_000_000)
+    parser.add_argument("--listeners", type=int, help="listeners of --plays plays each (default: one)")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--database-url", help="a database on the server to measure (default: embedded)")
     args = parser.parse_args()
 
     OUT.mkdir(exist_ok=True)
-    raw_dir = _export(args.plays)
+    raw_dir = _listeners_export(args.listeners, args.plays) if args.listeners else _export(args.plays)
+    total = args.plays * (args.listeners or 1)
     if args.database_url:
         server_url = args.database_url
     else:
@@ -132,7 +146,7 @@ def main() -> None:
         server_url = start_embedded_server(OUT / "embedded-home")
     url = _fresh_database(server_url)
     try:
-        print(f"loading {args.plays:,} plays ...", flush=True)
+        print(f"loading {total:,} plays ...", flush=True)
         phase_ingest(url, raw_dir)
         phase_transform(url, raw_dir)
         statements = _load_statements()
@@ -168,8 +182,9 @@ def main() -> None:
         _drop_database(server_url, url)
 
     print(
-        f"\n{args.plays:,} plays; busiest month {start:%Y-%m} ({month_plays:,} plays); {partitions} monthly partitions"
-        f" of fact_tracks_history; PostgreSQL {version}; {os.cpu_count()} cores; median of {args.rounds} rounds"
+        f"\n{total:,} plays ({args.listeners or 1} listeners); busiest month {start:%Y-%m} ({month_plays:,} plays);"
+        f" {partitions} monthly partitions of fact_tracks_history; PostgreSQL {version}; {os.cpu_count()} cores;"
+        f" median of {args.rounds} rounds"
     )
     print(f"{'':<14} {'flat (before)':>14} {'partitioned':>12} {'flat / part.':>13}")
     for measure in ("reload month", "read month", "load all"):

@@ -122,3 +122,23 @@ def raw_dir(tmp_path: Path) -> Path:
     path = tmp_path / "raw"
     path.mkdir()
     return path
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--server-tests-only",
+        action="store_true",
+        help="run only the tests that use the test server (server_url): a second pass against another "
+        "PostgreSQL (CI's machine server) repeats nothing that cannot differ there",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.getoption("--server-tests-only"):
+        return
+    kept, elsewhere = [], []
+    for item in items:
+        (kept if "server_url" in getattr(item, "fixturenames", ()) else elsewhere).append(item)
+    if elsewhere:
+        config.hook.pytest_deselected(items=elsewhere)
+        items[:] = kept
