@@ -139,7 +139,7 @@ def phase_transform(url: str, raw_dir: Path) -> dict:
 
 
 def phase_reload_month(url: str, raw_dir: Path) -> dict:
-    """Reload the busiest month of both facts (delete + insert from staging)."""
+    """Reload the busiest month of both facts (their partitions emptied and filled from staging)."""
     with psycopg.connect(url) as conn:
         month, plays = conn.execute(
             "SELECT to_char(date_trunc('month', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD'), count(*)"

@@ -24,7 +24,7 @@ reload_months_job = dg.define_asset_job(
     name="reload_months",
     selection=dg.AssetSelection.assets(fact_tracks_history, fact_podcasts_history),
     description=(
-        "Reload the facts of chosen months from staging (delete and insert). Launch a backfill "
+        "Reload the facts of chosen months from staging (each month's partition emptied and filled). Launch a backfill "
         "over the months you want; it runs as one run."
     ),
     run_tags={WRITES_TAG: "facts"},
