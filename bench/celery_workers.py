@@ -1,8 +1,10 @@
-"""Benchmark: the same full_load of many listeners' exports, in one process and with its steps
-on Celery workers (dagster-celery, `spotify-etl worker`, the machine's RabbitMQ), each on a
-fresh warehouse and a fresh PostgreSQL-backed Dagster instance (deploy/dagster.yaml).
+"""Benchmark: the same load of many listeners' exports (ingestion, in one run or a run per
+listener, then full_load), in one process and with its steps on Celery workers (dagster-celery,
+`spotify-etl worker`, the machine's RabbitMQ), each on a fresh warehouse and a fresh
+PostgreSQL-backed Dagster instance (deploy/dagster.yaml).
 
     python bench/celery_workers.py [--listeners 20] [--plays 20000] [--workers 2]
+                                   [--ingestion one-run|per-listener]
                                    [--database-url postgresql://postgres@127.0.0.1:5432/test]
 
 On a machine of 2 cores the figure to watch is not a speed-up but what a step costs on a
@@ -42,16 +44,29 @@ MODES = ("in_process", "celery")
 _LAUNCH = """
 import json, sys, time
 import dagster as dg
-from spotify_etl.definitions import full_load_from_environment
+from spotify_etl.definitions import full_load_from_environment, ingest_exports_from_environment
+from spotify_etl.defs.partitions import listener_partitions
+from spotify_etl.lib.export.discover import listeners_of
+from spotify_etl.settings import load_settings
 from spotify_etl_tests.pipeline_helpers import ALL_MONTHS
 instance = dg.DagsterInstance.get()
-tags = {"dagster/asset_partition_range_start": ALL_MONTHS[0], "dagster/asset_partition_range_end": ALL_MONTHS[1]}
+listeners = listeners_of(load_settings().raw_dir)
+instance.add_dynamic_partitions(listener_partitions.name, listeners)
+ingest = dg.reconstructable(ingest_exports_from_environment)
 started = time.perf_counter()
-result = dg.execute_job(dg.reconstructable(full_load_from_environment), instance=instance, tags=tags)
-steps = len([e for e in result.all_events if e.is_step_success])
-failures = [f"{e.step_key}: {e.step_failure_data.error.message.strip()}"
-            for e in result.all_events if e.is_step_failure]
-print(json.dumps({"success": result.success, "seconds": time.perf_counter() - started, "steps": steps,
+if sys.argv[1] == "per-listener":  # as the sensor asks: a run per listener
+    tags = [{"dagster/partition": listener} for listener in listeners]
+else:  # as spotify-etl run does: one run over every listener
+    tags = [{"dagster/asset_partition_range_start": listeners[0], "dagster/asset_partition_range_end": listeners[-1]}]
+results = [dg.execute_job(ingest, instance=instance, tags=run_tags) for run_tags in tags]
+ingested = time.perf_counter()
+tags = {"dagster/asset_partition_range_start": ALL_MONTHS[0], "dagster/asset_partition_range_end": ALL_MONTHS[1]}
+results.append(dg.execute_job(dg.reconstructable(full_load_from_environment), instance=instance, tags=tags))
+events = [e for result in results for e in result.all_events]
+steps = len([e for e in events if e.is_step_success])
+failures = [f"{e.step_key}: {e.step_failure_data.error.message.strip()}" for e in events if e.is_step_failure]
+print(json.dumps({"success": all(r.success for r in results), "seconds": time.perf_counter() - started,
+                  "ingestion_seconds": ingested - started, "runs": len(results), "steps": steps,
                   "failures": failures}))
 """
 
@@ -70,11 +85,16 @@ def _exports(raw: Path, listeners: int, plays: int) -> None:
                      end=datetime(2025, 12, 31, tzinfo=UTC), account_months=0)  # fmt: skip
 
 
-def _run(environment: dict) -> dict:
+def _run(environment: dict, ingestion: str) -> dict:
     import json
 
     output = subprocess.run(
-        [sys.executable, "-c", _LAUNCH], env=environment, capture_output=True, text=True, check=True, cwd=REPOSITORY
+        [sys.executable, "-c", _LAUNCH, ingestion],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=REPOSITORY,
     ).stdout
     return json.loads(output.strip().splitlines()[-1])
 
@@ -91,7 +111,7 @@ def _watch_rss(processes: list[subprocess.Popen], peaks: dict, stop: threading.E
         stop.wait(0.2)
 
 
-def run(listeners: int, plays: int, workers: int, server_url: str, modes: tuple[str, ...]) -> dict:
+def run(listeners: int, plays: int, workers: int, server_url: str, modes: tuple[str, ...], ingestion: str) -> dict:
     figures = {}
     with tempfile.TemporaryDirectory() as tmp:
         raw = Path(tmp) / "raw"
@@ -131,7 +151,7 @@ def run(listeners: int, plays: int, workers: int, server_url: str, modes: tuple[
                 time.sleep(8)  # the workers connect and say hello
                 threading.Thread(target=_watch_rss, args=(started_workers, peaks, stop), daemon=True).start()
             try:
-                figures[mode] = _run(environment)
+                figures[mode] = _run(environment, ingestion)
             finally:
                 stop.set()
                 for worker in started_workers:
@@ -152,8 +172,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--database-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--only", choices=["in_process", "celery"], help="one of the two runs only")
+    parser.add_argument(
+        "--ingestion",
+        choices=["one-run", "per-listener"],
+        default="one-run",
+        help="ingest every listener in one run (as spotify-etl run) or one run per listener (as the sensor)",
+    )
     args = parser.parse_args()
-    f = run(args.listeners, args.plays, args.workers, args.database_url, (args.only,) if args.only else MODES)
+    modes = (args.only,) if args.only else MODES
+    f = run(args.listeners, args.plays, args.workers, args.database_url, modes, args.ingestion)
     for mode, figures in f.items():
         for failure in figures["failures"]:
             print(f"{mode} failed: {failure}")
@@ -162,10 +189,12 @@ def main() -> None:
         return
     one, many = f["in_process"], f["celery"]
     print(f"{args.listeners} listeners x {args.plays:,} plays = {args.listeners * args.plays:,} plays")
-    print(f"in one process:      {one['seconds']:7.1f} s, {one['steps']} steps, success {one['success']}")
-    print(
-        f"on {args.workers} Celery workers: {many['seconds']:7.1f} s, {many['steps']} steps, success {many['success']}"
-    )
+    print(f"ingestion: {args.ingestion}")
+    for name, figures in (("in one process:      ", one), (f"on {args.workers} Celery workers: ", many)):
+        print(
+            f"{name}{figures['seconds']:7.1f} s (ingestion {figures['ingestion_seconds']:.1f} s), "
+            f"{figures['runs']} runs, {figures['steps']} steps, success {figures['success']}"
+        )
     print(f"(celery - one) / steps: {(many['seconds'] - one['seconds']) / max(many['steps'], 1):+6.2f} s")
     print(f"workers' peak RSS:   {', '.join(f'{mb} MB' for mb in many['worker_peak_rss_mb'])}")
     print(f"same warehouse:      {one['fingerprint'] == many['fingerprint']}  {many['fingerprint']}")

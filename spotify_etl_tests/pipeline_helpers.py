@@ -6,17 +6,44 @@ from pathlib import Path
 
 import dagster as dg
 
-from spotify_etl.definitions import all_asset_checks, all_assets
-from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.definitions import all_asset_checks, all_assets, defs
+from spotify_etl.defs.partitions import listener_partitions, monthly_partitions
+from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import (
     ExportsResource,
     ReportsResource,
     SpotifyResource,
     WarehouseResource,
 )
+from spotify_etl.lib.export.discover import listeners_of
 from spotify_etl.settings import load_settings
 
 ALL_MONTHS = (monthly_partitions.get_partition_keys()[0], monthly_partitions.get_partition_keys()[-1])
+
+
+class Runs:
+    """The runs of one materialize_all (ingestion by listener, then the rest by month), read as
+    one result."""
+
+    def __init__(self, results: list[dg.ExecuteInProcessResult]):
+        self.results = results
+
+    @property
+    def success(self) -> bool:
+        return all(result.success for result in self.results)
+
+    @property
+    def all_events(self) -> list:
+        return [event for result in self.results for event in result.all_events]
+
+    def get_asset_check_evaluations(self) -> list:
+        return [evaluation for result in self.results for evaluation in result.get_asset_check_evaluations()]
+
+    def get_asset_materialization_events(self) -> list:
+        return [event for result in self.results for event in result.get_asset_materialization_events()]
+
+    def get_asset_observation_events(self) -> list:
+        return [event for result in self.results for event in result.get_asset_observation_events()]
 
 
 def materialize_all(
@@ -28,27 +55,52 @@ def materialize_all(
     run_config: dict | None = None,
     spotify: SpotifyResource | None = None,
     home_time_zone: str | None = None,
-) -> dg.ExecuteInProcessResult:
-    """One run of the graph (or `selection`) over the month range (None: a run without one)."""
-    result = dg.materialize(
-        [*all_assets, *all_asset_checks],
-        selection=selection,
-        run_config={"ops": run_config or {}},
-        resources={
-            "warehouse": warehouse,
-            "spotify": spotify or SpotifyResource(),
-            "exports": ExportsResource(raw_dir=str(raw_dir), home_time_zone=home_time_zone),
-            "reports": ReportsResource.from_settings(load_settings()),
-        },
-        tags={"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]}
-        if months
-        else None,
-        raise_on_error=False,
-    )
-    failures = [e for e in result.all_events if e.is_step_failure]
-    assert not failures, failures[0].step_failure_data.error.to_string()
-    return result
+) -> Runs:
+    """The graph (or `selection`) as the command line runs it: raw_plays over every listener
+    under `raw_dir` in one run, then the rest over the month range (None: a run without one)."""
+    selected = dg.AssetSelection.all() if selection is None else dg.AssetSelection.from_coercible(selection)
+    ingestion = dg.AssetSelection.assets(raw_plays)
+    resources = {
+        "warehouse": warehouse,
+        "spotify": spotify or SpotifyResource(),
+        "exports": ExportsResource(raw_dir=str(raw_dir), home_time_zone=home_time_zone),
+        "reports": ReportsResource.from_settings(load_settings()),
+    }
+    graph = defs.resolve_asset_graph()
+    instance = dg.DagsterInstance.ephemeral()
+    runs: list[tuple[dg.AssetSelection, dict | None, dict]] = []  # selection, tags, ops' config
+    if raw_plays.key in selected.resolve(graph):
+        if listeners := listeners_of(raw_dir):
+            instance.add_dynamic_partitions(listener_partitions.name, listeners)
+            first, last = listeners[0], listeners[-1]
+            tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+            runs.append((ingestion, tags, {}))
+        selected = selected - ingestion
+        if not selected.resolve(graph):
+            selected = None
+    if selected is not None:
+        tags = (
+            {"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]}
+            if months
+            else None
+        )
+        runs.append((selected, tags, run_config or {}))
+    results = []
+    for run_selection, tags, ops in runs:
+        result = dg.materialize(
+            [*all_assets, *all_asset_checks],
+            selection=run_selection,
+            run_config={"ops": ops},
+            resources=resources,
+            instance=instance,
+            tags=tags,
+            raise_on_error=False,
+        )
+        failures = [e for e in result.all_events if e.is_step_failure]
+        assert not failures, failures[0].step_failure_data.error.to_string()
+        results.append(result)
+    return Runs(results)
 
 
-def check_results(result: dg.ExecuteInProcessResult) -> dict[str, bool]:
+def check_results(result: Runs | dg.ExecuteInProcessResult) -> dict[str, bool]:
     return {c.check_name: c.passed for c in result.get_asset_check_evaluations()}

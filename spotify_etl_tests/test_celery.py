@@ -1,7 +1,8 @@
 """Steps fanned out over Celery workers (dagster-celery, `spotify-etl worker`) on the machine's
 RabbitMQ, with the Dagster instance in PostgreSQL (dagster-postgres), as a deployment for many
-listeners has them: the warehouse equals the in-process one, and a worker killed in the middle
-of a step hands it to the other worker without anything loaded twice.
+listeners has them (a run ingesting each listener's partition, then full_load): the warehouse
+equals the in-process one, and a worker killed in the middle of a step hands it to the other
+worker without anything loaded twice.
 
 Each test has a queue of its own, so that runs of the suite sharing the broker never take each
 other's steps. Without a broker at 127.0.0.1:5672 the tests skip, saying so (a user's machine);
@@ -25,12 +26,13 @@ import psycopg
 import pytest
 
 from spotify_etl.cli.run import run_pipeline
-from spotify_etl.definitions import full_load_from_environment
+from spotify_etl.definitions import full_load_from_environment, ingest_exports_from_environment
+from spotify_etl.defs.partitions import listener_partitions
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.package_data import sample_dir
 from spotify_etl.lib.synthetic import write_export
 from spotify_etl_tests.conftest import CLI, REPOSITORY, _fresh_database, wait_for
-from spotify_etl_tests.pipeline_helpers import ALL_MONTHS, check_results, materialize_all
+from spotify_etl_tests.pipeline_helpers import ALL_MONTHS, Runs, check_results, materialize_all
 
 BROKER = "pyamqp://guest:guest@127.0.0.1:5672//"
 LISTENERS = ("alice", "bob", "carol")
@@ -124,15 +126,19 @@ def workers(deployment: dict, tmp_path: Path):
         worker.stop()
 
 
-def _launch(deployment: dict) -> dg.JobExecutionResult:
+def _launch(deployment: dict) -> Runs:
+    """What the sensors launch for new exports: an ingestion run per listener (each adds its
+    listener's partition), then full_load over every month."""
     instance = dg.DagsterInstance.from_config(deployment["DAGSTER_HOME"])
-    tags = {"dagster/asset_partition_range_start": ALL_MONTHS[0], "dagster/asset_partition_range_end": ALL_MONTHS[1]}
-    job = dg.reconstructable(full_load_from_environment)
+    instance.add_dynamic_partitions(listener_partitions.name, list(LISTENERS))
+    ingest, load = dg.reconstructable(ingest_exports_from_environment), dg.reconstructable(full_load_from_environment)
     # Dagster keeps the last job it reconstructed in this process; this test's settings (its
     # queue) must be read again. A deployment's runs each have a process of their own.
-    type(job).get_definition.cache_clear()
-    type(job).get_repository_definition.cache_clear()
-    return dg.execute_job(job, instance=instance, tags=tags)
+    type(ingest).get_definition.cache_clear()
+    type(ingest).get_repository_definition.cache_clear()
+    results = [dg.execute_job(ingest, instance=instance, tags={"dagster/partition": name}) for name in LISTENERS]
+    tags = {"dagster/asset_partition_range_start": ALL_MONTHS[0], "dagster/asset_partition_range_end": ALL_MONTHS[1]}
+    return Runs([*results, dg.execute_job(load, instance=instance, tags=tags)])
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +175,10 @@ def _summary(url: str) -> dict[str, list]:
 def test_three_listeners_through_two_celery_workers_give_the_in_process_warehouse(deployment, workers, in_process):
     result = _launch(deployment)
     assert result.success
-    # The steps ran in the workers, both of them.
+    # The steps ran in the workers, both of them: each listener's ingestion is a step of its own.
     assert all(worker.tasks("succeeded") for worker in workers), [w.text()[-2000:] for w in workers]
+    ingested = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "raw_plays"]
+    assert sorted(e.partition for e in ingested) == sorted(LISTENERS)
 
     reference, reference_checks = in_process
     assert check_results(result) == reference_checks and all(reference_checks.values())

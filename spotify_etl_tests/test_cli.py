@@ -43,9 +43,11 @@ def test_run_on_sample_fills_the_warehouse_and_records_the_run(database_url: str
 
     instance = DagsterInstance.from_config(str(tmp_path / "home" / "dagster"))
     runs = instance.get_runs()
-    # Ingestion with the dimensions and sessions (never built before), then the facts of each
-    # stretch of months.
-    assert len(runs) >= 2 and {run.job_name for run in runs} == {"full_load"}
+    # Ingestion of the one listener, the dimensions and sessions (never built before), then the
+    # facts of each stretch of months.
+    assert [run.job_name for run in reversed(runs)][:2] == ["ingest_exports", "full_load"]
+    assert {run.job_name for run in runs} == {"ingest_exports", "full_load"} and len(runs) >= 3
+    assert instance.get_dynamic_partitions("listeners") == ["default"]
     assert all(run.is_success for run in runs)
 
     status = _cli("status", env=env, cwd=tmp_path)

@@ -455,7 +455,10 @@ def test_read_only_raw_directory_loads_and_the_sensor_reads_it(conn, warehouse, 
         assert stored[0] == stored[1] >= 3_000
         with dg.instance_for_test() as instance:
             context = dg.build_sensor_context(
-                instance=instance, definitions=defs, resources={"exports": ExportsResource(raw_dir=str(raw_dir))}
+                instance=instance,
+                instance_ref=instance.get_ref(),
+                definitions=defs,
+                resources={"exports": ExportsResource(raw_dir=str(raw_dir))},
             )
             outcome = raw_files_sensor.evaluate_tick(context)
         assert outcome.run_requests  # a first look at the directory finds its files

@@ -33,11 +33,16 @@ def test_postgres_backed_instance_records_the_run(server_url, database_url, tmp_
             assert outcome.success, outcome.failure
             runs = instance.get_runs()
             assert {run.run_id for run in runs} == set(outcome.run_ids)
-            assert all(run.job_name == "full_load" and run.is_success for run in runs)
-            # The run queue: one run writing the facts at a time, one talking to the API.
-            assert all(run.tags["spotify_etl/writes"] == "facts" for run in runs)
+            assert all(run.is_success for run in runs)
+            # The run queue: two ingestions at a time, one run writing the facts, one talking to the API.
+            writes = {run.job_name: run.tags["spotify_etl/writes"] for run in runs}
+            assert writes == {"ingest_exports": "staging", "full_load": "facts"}
             limits = instance.get_concurrency_config().run_queue_config.tag_concurrency_limits
-            assert {(limit["value"], limit["limit"]) for limit in limits} == {("facts", 1), ("spotify_api", 1)}
+            assert {(limit["value"], limit["limit"]) for limit in limits} == {
+                ("staging", 2),
+                ("facts", 1),
+                ("spotify_api", 1),
+            }
             materialized = instance.get_latest_materialization_event(dg.AssetKey("fact_tracks_history"))
             assert materialized is not None
         with psycopg.connect(

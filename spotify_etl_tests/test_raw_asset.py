@@ -6,15 +6,22 @@ import json
 
 import dagster as dg
 
-from spotify_etl.defs.raw import every_record_accounted_for, export_files_readable, raw_plays
+from spotify_etl.defs.partitions import listener_partitions
+from spotify_etl.defs.raw import every_record_accounted_for, export_files_readable, raw_plays, staged_plays
 from spotify_etl.defs.resources import ExportsResource
 from spotify_etl_tests.export_factory import play, write_json, write_raw
 
 
-def _materialize(warehouse, raw_dir) -> dg.ExecuteInProcessResult:
+def _materialize(warehouse, raw_dir, listener: str = "default", instance=None) -> dg.ExecuteInProcessResult:
+    """Ingest one listener's partition (exports lying in the raw directory: "default")."""
+    instance = instance or dg.DagsterInstance.ephemeral()
+    instance.add_dynamic_partitions(listener_partitions.name, [listener])
     return dg.materialize(
-        [raw_plays, export_files_readable, every_record_accounted_for],
+        [raw_plays, staged_plays, export_files_readable, every_record_accounted_for],
+        selection=[raw_plays],
         resources={"warehouse": warehouse, "exports": ExportsResource(raw_dir=str(raw_dir))},
+        instance=instance,
+        partition_key=listener,
         raise_on_error=False,
     )
 
@@ -33,7 +40,7 @@ def test_materialization_reports_counts_and_checks_pass(warehouse, raw_dir) -> N
     assert result.success
     [event] = _materializations(result, "raw_plays")
     metadata = {k: getattr(v, "value", v) for k, v in event.step_materialization_data.materialization.metadata.items()}
-    assert metadata["months_changed"] == 1
+    assert metadata["months_changed"] == ["2023-01"]
     assert metadata["records_read"] == 3
     assert metadata["stored"] == 2 and metadata["rejected"] == 1 and metadata["duplicates"] == 0
     assert metadata["dagster/row_count"] == 2
@@ -73,3 +80,29 @@ def test_accounting_check_fails_when_a_row_disappears_behind_its_back(warehouse,
     result = _materialize(warehouse, raw_dir)
     evaluation = next(c for c in result.get_asset_check_evaluations() if c.check_name == "every_record_accounted_for")
     assert not evaluation.passed
+
+
+def test_a_listeners_unreadable_file_fails_that_listeners_check_only(warehouse, raw_dir) -> None:
+    text = json.dumps([play(f"2023-01-0{d}T00:00:00Z") for d in range(1, 6)])
+    write_raw(raw_dir / "ana" / "Streaming_History_Audio_2023_1.json", text[:-40])
+    write_json(raw_dir / "ben" / "Streaming_History_Audio_2023_2.json", [play("2023-03-01T00:00:00Z")] * 2)
+    write_json(raw_dir / "ben" / "Streaming_History_Audio_2023_3.json", [play("2023-04-01T00:00:00Z")])
+    instance = dg.DagsterInstance.ephemeral()
+    ana, ben = (_materialize(warehouse, raw_dir, listener, instance) for listener in ("ana", "ben"))
+
+    def readable(result) -> tuple[bool, str]:
+        (evaluation,) = [c for c in result.get_asset_check_evaluations() if c.check_name == "export_files_readable"]
+        return evaluation.passed, evaluation.description
+
+    passed, description = readable(ana)
+    assert not passed and "ana/Streaming_History_Audio_2023_1.json" in description
+    assert readable(ben) == (True, "all files read")
+    # Each partition has its listener's plays and files; each run observed the whole table.
+    ben_metadata = _materializations(ben, "raw_plays")[0].step_materialization_data.materialization.metadata
+    assert ben_metadata["files_read"].value == 2 and ben_metadata["dagster/row_count"].value == 2
+    assert ben_metadata["months_changed"].value == ["2023-03", "2023-04"]
+    with warehouse.connect() as conn:
+        (stored,) = conn.execute("SELECT count(*) FROM staging.streaming_history").fetchone()
+    (observed,) = [e for e in ben.get_asset_observation_events() if e.asset_key == staged_plays.key]
+    assert observed.asset_observation_data.asset_observation.metadata["dagster/row_count"].value == stored
+    assert instance.get_materialized_partitions(raw_plays.key) == {"ana", "ben"}

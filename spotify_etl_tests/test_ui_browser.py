@@ -9,6 +9,7 @@ with `pytest -m browser`; the default test command leaves it out.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import time
@@ -106,7 +107,7 @@ def _wait_for_runs(dagster_home: Path, at_least: int, timeout_s: float = 300) ->
 
 
 def test_ui_shows_the_design_and_materializes(ui, tmp_path) -> None:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     assert Path(CHROMIUM).exists(), "install Debian's chromium: apt-get install chromium"
     address, dagster_home = ui
@@ -134,9 +135,11 @@ def test_ui_shows_the_design_and_materializes(ui, tmp_path) -> None:
 
         page.set_viewport_size({"width": 1600, "height": 1000})
 
-        # The sensor (running by default) has asked for runs of the sample; let them finish.
-        sensor_runs = _wait_for_runs(dagster_home, at_least=1)
+        # The sensors (running by default) ingest the sample's listener, then load the months it
+        # stored plays in; let them finish.
+        sensor_runs = _wait_for_runs(dagster_home, at_least=2)
         assert all(run.is_success for run in sensor_runs), [r.status for r in sensor_runs]
+        assert {run.job_name for run in sensor_runs} == {"ingest_exports", "full_load"}
 
         # The report's headline charts show in the asset's metadata: SVG the browser draws.
         page.goto(f"{address}/assets/listening_report", wait_until="networkidle")
@@ -146,10 +149,17 @@ def test_ui_shows_the_design_and_materializes(ui, tmp_path) -> None:
         assert chart.evaluate("image => image.complete && image.naturalWidth > 0")
         page.screenshot(path=str(shots / "2b-report-headline.png"))
 
-        # Launch a materialization from the UI and wait for its success.
+        # Launch a materialization of the listener's partition from the UI and wait for its success.
         page.goto(f"{address}/assets/raw_plays", wait_until="networkidle")
-        page.get_by_text("Materialize", exact=True).first.click()
-        page.get_by_text("Launched run").first.wait_for(timeout=60_000)
+        page.get_by_text("Materialize…", exact=True).first.click()
+        dialog = page.get_by_role("dialog")
+        dialog.get_by_text("Loading pipeline and partition sets").first.wait_for(state="hidden", timeout=60_000)
+        dialog.get_by_role("button", name="All", exact=True).click()
+        # Every listener: here one ("default"), so one run (more would be a backfill).
+        launch = dialog.get_by_role("button", name=re.compile(r"^Launch (1 run|backfill)$"))
+        expect(launch).to_be_enabled(timeout=60_000)
+        page.screenshot(path=str(shots / "3a-every-listener.png"))
+        launch.click()
         runs = _wait_for_runs(dagster_home, at_least=len(sensor_runs) + 1)
         launched = [r for r in runs if r.run_id not in {s.run_id for s in sensor_runs}]
         assert launched and all(r.is_success for r in launched), [r.status for r in launched]

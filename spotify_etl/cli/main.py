@@ -126,7 +126,11 @@ def _run(args: argparse.Namespace) -> int:
     print()
     print(outcome.summary_table())
     runs = (
-        f"run {outcome.run_id}" if len(outcome.run_ids) == 1 else f"{len(outcome.run_ids)} runs (last {outcome.run_id})"
+        "no run"
+        if not outcome.run_ids
+        else f"run {outcome.run_id}"
+        if len(outcome.run_ids) == 1
+        else f"{len(outcome.run_ids)} runs (last {outcome.run_id})"
     )
     print(f"\n{runs} {'succeeded' if outcome.success else 'FAILED'} in {time.monotonic() - started:.1f}s")
     if not outcome.success:

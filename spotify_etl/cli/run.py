@@ -2,9 +2,11 @@
 new data changes, as Dagster runs recorded in the instance (they show in the UI like any other).
 
 Runs, each only if needed:
-1. ingestion and enrichment (always: they find out what is new);
+1. ingestion of every listener found under the raw directory (each added as a partition of
+   raw_plays first), as one run and one step; then enrichment (always: they find out what is
+   new);
 2. the other unpartitioned assets (dimensions, sessions, track versions) that Dagster finds
-   stale or missing, i.e. whose upstream data versions changed (in the first run already when
+   stale or missing, i.e. whose upstream data versions changed (with enrichment already when
    they were never built);
 3. the facts of exactly the months some step reported changed since they were loaded
    (spotify_etl.defs.changed_months: in this run or in one that stopped before the facts) and
@@ -27,10 +29,13 @@ from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs, process_tags
 from spotify_etl.defs.changed_months import FACTS, PLAYS_BY_MONTH, months_to_reload
 from spotify_etl.defs.mart.listening_report import listening_report
-from spotify_etl.defs.partitions import month_ranges, monthly_partitions
+from spotify_etl.defs.partitions import listener_partitions, month_ranges, monthly_partitions
+from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.errors import SpotifyEtlError
+from spotify_etl.lib.export.discover import listeners_of
+from spotify_etl.lib.ingestion import IngestionError
 from spotify_etl.settings import ApiMode, load_settings
 
 # Metadata shown in the closing table, in this order, when an asset reports it.
@@ -123,18 +128,35 @@ def requested_months(month_from: str | None, month_to: str | None) -> set[str]:
 
 
 def _unpartitioned(defs: dg.Definitions, enrich: bool) -> tuple[list[dg.AssetKey], list[dg.AssetKey]]:
-    """The unpartitioned assets but the report: (ingestion and enrichment, the others)."""
+    """The unpartitioned assets Dagster builds, but the report: (enrichment, the others)."""
     graph = defs.resolve_asset_graph()
     first, then = [], []
     for key in sorted(graph.get_all_asset_keys(), key=lambda key: key.to_user_string()):
         node = graph.get(key)
-        if not node.is_executable or node.is_partitioned or key == listening_report.key:
+        if not node.is_materializable or node.is_partitioned or key == listening_report.key:
             continue
-        if node.group_name == "raw" or (enrich and node.group_name == "enrichment"):
-            first.append(key)
-        elif node.group_name != "enrichment":
+        if node.group_name == "enrichment":
+            if enrich:
+                first.append(key)
+        else:
             then.append(key)
     return first, then
+
+
+def _listener_range(instance: dg.DagsterInstance, raw_dir: Path) -> dict[str, str]:
+    """The run tags of ingestion over every listener: those found under `raw_dir` are added as
+    partitions first (those added before and gone since ingest nothing). {} without any."""
+    try:
+        found = listeners_of(raw_dir)
+    except FileNotFoundError as exc:
+        raise IngestionError(str(exc)) from exc
+    known = instance.get_dynamic_partitions(listener_partitions.name)
+    if new := [listener for listener in found if listener not in known]:
+        instance.add_dynamic_partitions(listener_partitions.name, new)
+        known = [*known, *new]
+    if not known:
+        return {}
+    return {"dagster/asset_partition_range_start": known[0], "dagster/asset_partition_range_end": known[-1]}
 
 
 def _stale(
@@ -212,7 +234,9 @@ def run_pipeline(
     job = defs.resolve_job_def("full_load")
     requested = requested_months(month_from, month_to)
 
-    def execute(selection: list[dg.AssetKey], tags: dict | None = None) -> dg.ExecuteInProcessResult:
+    def execute(
+        selection: list[dg.AssetKey], tags: dict | None = None, job: dg.JobDefinition = job
+    ) -> dg.ExecuteInProcessResult:
         return job.execute_in_process(
             run_config={"loggers": {"console": {"config": {"log_level": "INFO"}}}},
             instance=instance,
@@ -222,12 +246,17 @@ def run_pipeline(
         )
 
     outcome = RunOutcome()
-    ingest, derived = _unpartitioned(defs, enrich)
+    if listeners := _listener_range(instance, settings.raw_dir):
+        outcome.add(execute([raw_plays.key], listeners, defs.resolve_job_def("ingest_exports")))
+        if not outcome.success:
+            return outcome
+    enrichment, derived = _unpartitioned(defs, enrich)
     if _stale(instance, defs, derived, StaleStatus.MISSING):
         # Never built (a new warehouse or instance): they run in any case, so in the same run.
-        outcome.add(execute(ingest + derived))
+        outcome.add(execute(enrichment + derived))
     else:
-        outcome.add(execute(ingest))
+        if enrichment:
+            outcome.add(execute(enrichment))
         if outcome.success and (stale := _stale(instance, defs, derived)):
             outcome.add(execute(stale))
     if not outcome.success:

@@ -1,4 +1,4 @@
-"""Monthly partitions of the facts, defined once."""
+"""The partitions, defined once: listeners (of ingestion) and calendar months (of the facts)."""
 
 import warnings
 
@@ -13,6 +13,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 # every stored play lies in a partition; end_offset=1 makes the current month exist before
 # it is over.
 monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=f"{EARLIEST_PLAY:%Y-%m-%d}", end_offset=1)
+
+# One per listener: a folder under the raw directory, or "default" for the exports lying in it
+# (spotify_etl.lib.export.discover.listener_for). Added by whoever finds a new one: the sensor,
+# `spotify-etl run`, or the UI ("Add partition").
+listener_partitions = dg.DynamicPartitionsDefinition(name="listeners")
 
 
 def month_ranges(months: set[str]) -> list[tuple[str, str]]:

@@ -163,15 +163,20 @@ def ingest_raw_dir(
     raw_dir: Path,
     *,
     keep_personal_data: bool = False,
+    listeners: set[str] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> IngestReport:
-    """Load every new play file under `raw_dir`; return what happened to each file.
+    """Load every new play file under `raw_dir` (of `listeners` only, when given); return what
+    happened to each file.
 
     Two connections take turns: while the server merges one file into staging (on a worker
     thread), the next file is parsed and COPYed on the other connection. Merges still run
     one at a time in file order, so the result is the same as loading file by file.
     """
     files, ignored = discover(raw_dir)
+    if listeners is not None:
+        files = [f for f in files if f.listener in listeners]
+        ignored = [i for i in ignored if i.listener in listeners]
     ignored = list(ignored)
     outcomes: list[FileOutcome] = []
     seen: dict[tuple[str, str], str] = {}  # (listener, sha256) -> path, within this run
@@ -191,7 +196,9 @@ def ingest_raw_dir(
         for index, export_file in enumerate(files, start=1):
             recognised = recognise(export_file)
             if recognised.kind is None:
-                ignored.append(IgnoredFile(export_file.path, recognised.reason or "not play data"))
+                ignored.append(
+                    IgnoredFile(export_file.path, recognised.reason or "not play data", export_file.listener)
+                )
                 continue
             conn, busy = lanes[turn]
             if busy is not None:
@@ -202,7 +209,7 @@ def ingest_raw_dir(
                 raise _warehouse_failed(export_file.path, exc) from exc
             if staged.outcome.status == "vanished":
                 log.warning("%s: %s", export_file.path, staged.outcome.error, extra={"file": export_file.path})
-                ignored.append(IgnoredFile(export_file.path, staged.outcome.error or "vanished"))
+                ignored.append(IgnoredFile(export_file.path, staged.outcome.error or "vanished", export_file.listener))
                 continue
             if staged.outcome.status == "unchanged":
                 outcomes.append(staged.outcome)

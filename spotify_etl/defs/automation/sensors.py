@@ -1,28 +1,35 @@
-"""raw_files_sensor: new or changed export files request the months they hold."""
+"""The sensors that follow new exports: raw_files_sensor ingests the listeners whose files are
+new or changed (one run each, adding listeners it has not seen as partitions), and
+load_ingested_months then builds what follows for exactly the months each ingestion stored
+plays in. Ingestion knows those months (it has read the plays); the sensor only tells changed
+files from unchanged ones, without parsing them."""
 
 import hashlib
 import json
+from collections import defaultdict
 
 import dagster as dg
 
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs
-from spotify_etl.defs.automation.jobs import full_load_job
-from spotify_etl.defs.partitions import month_ranges, monthly_partitions
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.automation.jobs import full_load_job, ingest_exports_job
+from spotify_etl.defs.partitions import listener_partitions, month_ranges, monthly_partitions
+from spotify_etl.defs.raw.raw_plays import MONTHS_STORED, raw_plays
 from spotify_etl.defs.resources import ExportsResource
-from spotify_etl.lib.export.discover import UNREADABLE, discover, months_of
+from spotify_etl.lib.export.discover import UNREADABLE, discover
 from spotify_etl.lib.ingestion import sha256_of
+
+FILES_TAG = "spotify_etl/files"
 
 
 @dg.sensor(
-    job=full_load_job,
+    job=ingest_exports_job,
     minimum_interval_seconds=30,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
         "Watches the raw directory (the exports resource's raw_dir). A new or changed file (size, mtime, then "
-        "content hash: a touched but identical file does nothing) requests ingestion and the "
-        "downstream assets for exactly the months it contains. A file that cannot be read is "
-        "reported and sent to ingestion alone, which records it as failed."
+        "content hash: a touched but identical file does nothing) requests the ingestion of its listener (a new "
+        "listener is added as a partition first); load_ingested_months then loads the months ingestion stored "
+        "plays in. A file that cannot be read goes to its listener's ingestion too, which records it as failed."
     ),
 )
 def raw_files_sensor(context: dg.SensorEvaluationContext, exports: ExportsResource):
@@ -33,51 +40,81 @@ def raw_files_sensor(context: dg.SensorEvaluationContext, exports: ExportsResour
         return dg.SkipReason(f"raw directory {raw_dir} does not exist")
     seen: dict = json.loads(context.cursor) if context.cursor else {}
     files, _ignored = discover(raw_dir)
-    requests: list[dg.RunRequest] = []
-    changed: dict[str, str] = {}  # path -> sha256 of the new or changed readable files
-    months: set[str] = set()
+    changed: dict[str, dict[str, str]] = defaultdict(dict)  # listener -> path -> content
     for export_file in files:
         stamp = [export_file.size, export_file.mtime]
         known = seen.get(export_file.path)
         if known and known["stamp"] == stamp:
             continue  # unchanged without opening it
         try:
-            sha256 = sha256_of(export_file)
+            content = sha256_of(export_file)
         except FileNotFoundError:
             continue  # gone since it was listed; if it comes back, the next tick sees it
-        seen[export_file.path] = {"stamp": stamp, "sha256": sha256}
-        if known and known["sha256"] == sha256:
-            continue  # touched, same content
-        try:
-            months |= months_of(export_file)
         except UNREADABLE as exc:
-            context.log.warning(f"{export_file.path}: cannot be read ({exc}); sending it to ingestion to be recorded")
-            requests.append(
-                dg.RunRequest(
-                    run_key=f"{sha256}:raw",
-                    asset_selection=[raw_plays.key],
-                    tags={"spotify_etl/files": export_file.path},
-                )
-            )
-            continue
-        changed[export_file.path] = sha256
-    context.update_cursor(json.dumps(seen, sort_keys=True))
+            context.log.warning(f"{export_file.path}: cannot be read ({exc}); its listener's ingestion records it")
+            content = f"unreadable at {stamp}"
+        seen[export_file.path] = {"stamp": stamp, "sha256": content}
+        if known and known["sha256"] == content:
+            continue  # touched, same content
+        changed[export_file.listener][export_file.path] = content
+    cursor = json.dumps(seen, sort_keys=True)
+    if not changed:
+        return dg.SensorResult(skip_reason=f"no new or changed files among {len(files)} in {raw_dir}", cursor=cursor)
 
-    # The files found in one tick share their runs: one per run of consecutive months.
-    content = hashlib.sha256("".join(sorted(changed.values())).encode()).hexdigest()[:16]
-    # A play outside the partitions is rejected by ingestion: its month has nothing to load.
-    for first, last in month_ranges({m for m in months if monthly_partitions.has_partition_key(f"{m}-01")}):
-        requests.append(
-            dg.RunRequest(
-                run_key=f"{content}:{first}:{last}",
-                tags={
-                    "dagster/asset_partition_range_start": first,
-                    "dagster/asset_partition_range_end": last,
-                    "spotify_etl/files": ", ".join(sorted(changed))[:1000],
-                },
-            )
+    known_listeners = set(context.instance.get_dynamic_partitions(listener_partitions.name))
+    new_listeners = sorted(set(changed) - known_listeners)
+    requests = [
+        dg.RunRequest(
+            # The same files (by content) of a listener are one run, however often they are seen.
+            run_key=f"{listener}:{hashlib.sha256(''.join(sorted(found.values())).encode()).hexdigest()[:16]}",
+            partition_key=listener,
+            tags={FILES_TAG: ", ".join(sorted(found))[:1000]},
         )
-    if not requests:
-        return dg.SkipReason(f"no new or changed files among {len(files)} in {raw_dir}")
-    context.log.info(f"{len(changed)} new or changed files: {len(requests)} runs requested")
-    return requests
+        for listener, found in sorted(changed.items())
+    ]
+    context.log.info(
+        f"{sum(map(len, changed.values()))} new or changed files of {len(changed)} listeners "
+        f"({len(new_listeners)} new): {len(requests)} ingestion runs requested"
+    )
+    return dg.SensorResult(
+        run_requests=requests,
+        dynamic_partitions_requests=[listener_partitions.build_add_request(new_listeners)] if new_listeners else [],
+        cursor=cursor,
+    )
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    monitored_jobs=[ingest_exports_job],
+    request_job=full_load_job,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description=(
+        "After each successful ingestion, requests full_load over exactly the months it stored plays in "
+        "(one run per stretch of consecutive months); an ingestion that stored nothing requests nothing."
+    ),
+)
+def load_ingested_months(context: dg.RunStatusSensorContext):
+    run = context.dagster_run
+    months: set[str] = set()
+    for record in context.instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records:
+        materialization = record.event_log_entry.asset_materialization
+        if materialization and materialization.asset_key == raw_plays.key and MONTHS_STORED in materialization.metadata:
+            months |= set(materialization.metadata[MONTHS_STORED].value)
+    # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
+    months = {month for month in months if monthly_partitions.has_partition_key(f"{month}-01")}
+    if not months:
+        return dg.SkipReason(f"ingestion run {run.run_id} stored no new plays")
+    return [
+        dg.RunRequest(
+            run_key=f"{run.run_id}:{first}:{last}",
+            tags={
+                "dagster/asset_partition_range_start": first,
+                "dagster/asset_partition_range_end": last,
+                FILES_TAG: run.tags.get(FILES_TAG, ""),
+            },
+        )
+        for first, last in month_ranges(months)
+    ]

@@ -23,7 +23,7 @@ from spotify_etl.defs.core.dimensions import (
 )
 from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
 from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.sql_checks import check_result_from_sql
 
@@ -63,7 +63,7 @@ FACT_CHECKS = (
         "months that do not reconcile",
         "Plays in staging by kind and month = fact rows + explicitly excluded ones (audiobooks, unknown "
         "content); ms_played sums agree.",
-        (raw_plays,),
+        (staged_plays,),
     ),
     FactCheck(
         "dim_date_covers_facts", "fact dates missing from dim_date", "Every fact date is in dim_date.", (dim_date,)

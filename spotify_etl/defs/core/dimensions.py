@@ -13,7 +13,7 @@ import dagster as dg
 from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
 from spotify_etl.defs.enrichment.resolved_names import resolved_names
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.timezones import single_zone_countries, validate_zone
 from spotify_etl.lib.warehouse.incremental import IncrementalBuild, build_from_new_plays
@@ -43,7 +43,7 @@ def _built(
 def _dimension(name: str, description: str, *upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         name=name,
-        deps=[raw_plays, *upstream],
+        deps=[staged_plays, *upstream],
         kinds={"postgres", "sql"},
         description=f"core.{name}: {description} Built by sql/core/{name}.sql.",
     )
@@ -97,7 +97,7 @@ dim_episode = _dimension(
 
 
 @dg.asset(
-    deps=[raw_plays],
+    deps=[staged_plays],
     kinds={"postgres", "sql"},
     description=(
         "core.dim_listener: each listener (one per export folder) with home country and home "

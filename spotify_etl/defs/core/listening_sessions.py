@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import Field
 
 from spotify_etl.defs.changed_months import report_changed_months, rules_version
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import build_from_new_plays
 
@@ -23,7 +23,7 @@ class SessionConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[raw_plays],
+    deps=[staged_plays],
     kinds={"postgres", "sql"},
     description=(
         "core.fact_listening_sessions (and core.play_session): consecutive plays of a listener with gaps "

@@ -11,7 +11,7 @@ from spotify_etl.defs.changed_months import PLAYS_BY_MONTH, observe_months
 from spotify_etl.defs.core.dimensions import dim_episode, dim_listener, dim_track
 from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
 from spotify_etl.defs.partitions import monthly_partitions
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import month_versions
 
@@ -21,7 +21,7 @@ from spotify_etl.lib.warehouse.incremental import month_versions
         dg.AssetSpec(
             PLAYS_BY_MONTH,
             partitions_def=monthly_partitions,
-            deps=[raw_plays, fact_listening_sessions, dim_listener, dim_track, dim_episode],
+            deps=[staged_plays, fact_listening_sessions, dim_listener, dim_track, dim_episode],
             kinds={"postgres"},
             description=(
                 "What the facts of a month are built from: its plays in staging with their sessions, their "

@@ -1,7 +1,7 @@
 """track_versions: versions of a song linked to their parent track (dim_track.parent_track_id);
 the rules are spotify_etl.lib.track_versions. It reads dim_track and dim_artist, whose data
 version is the version of their rules (their new rows reach the facts month by month), so it
-also depends on where new tracks come from, raw_plays and enriched_tracks: new ones make it stale."""
+also depends on where new tracks come from, staged_plays and enriched_tracks: new ones make it stale."""
 
 from collections import Counter
 from pathlib import Path
@@ -11,7 +11,7 @@ from pydantic import Field
 
 from spotify_etl.defs.core.dimensions import dim_artist, dim_track
 from spotify_etl.defs.enrichment.assets import enriched_tracks
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.track_versions import TrackRow, link_versions, read_overrides
 from spotify_etl.lib.warehouse.sql_files import load_sql
@@ -25,7 +25,7 @@ class TrackVersionsConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[dim_track, dim_artist, raw_plays, enriched_tracks],
+    deps=[dim_track, dim_artist, staged_plays, enriched_tracks],
     kinds={"python", "postgres"},
     description=(
         "etl_internal.parent_tracks and core.dim_track.parent_track_id: live, remastered, deluxe, "

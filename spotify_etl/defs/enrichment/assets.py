@@ -7,7 +7,7 @@ import dagster as dg
 
 from spotify_etl.defs.enrichment.api_work import client_if_configured, outcome_metadata, refusal_fails_the_step
 from spotify_etl.defs.enrichment.resolved_names import resolved_names
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import SpotifyResource, WarehouseResource
 from spotify_etl.lib.spotify.enrichment import ARTISTS, EPISODES, PODCASTS, TRACKS, Entity, enrich, listener_market
 
@@ -44,7 +44,7 @@ def _description(entity: Entity, source: str) -> str:
 _COMMON = {"kinds": {"python", "postgres"}}
 
 
-@dg.asset(deps=[raw_plays, resolved_names], description=_description(TRACKS, "played or chosen by name"), **_COMMON)
+@dg.asset(deps=[staged_plays, resolved_names], description=_description(TRACKS, "played or chosen by name"), **_COMMON)
 def enriched_tracks(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
 ) -> dg.MaterializeResult:
@@ -58,7 +58,9 @@ def enriched_artists(
     return _enrich(context, warehouse, spotify, ARTISTS)
 
 
-@dg.asset(deps=[raw_plays, resolved_names], description=_description(EPISODES, "played or chosen by name"), **_COMMON)
+@dg.asset(
+    deps=[staged_plays, resolved_names], description=_description(EPISODES, "played or chosen by name"), **_COMMON
+)
 def enriched_episodes(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, spotify: SpotifyResource
 ) -> dg.MaterializeResult:

@@ -10,7 +10,7 @@ import dagster as dg
 from pydantic import Field
 
 from spotify_etl.defs.enrichment.api_work import client_if_configured, outcome_metadata, refusal_fails_the_step
-from spotify_etl.defs.raw.raw_plays import raw_plays
+from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import SpotifyResource, WarehouseResource
 from spotify_etl.lib.spotify.name_resolution import read_overrides, resolve_names
 
@@ -25,7 +25,7 @@ class ResolvedNamesConfig(dg.Config):
 
 
 @dg.asset(
-    deps=[raw_plays],
+    deps=[staged_plays],
     kinds={"python", "postgres"},
     description=(
         "etl_internal.name_matches and staging.spotify_search_data: every name pair played without a Spotify id, "

@@ -101,6 +101,7 @@ class ExportFile:
 class IgnoredFile:
     path: str
     reason: str
+    listener: str = DEFAULT_LISTENER
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,14 @@ def discover(raw_dir: Path) -> tuple[list[ExportFile], list[IgnoredFile]]:
             files.extend(found)
             ignored.extend(skipped)
         else:
-            ignored.append(IgnoredFile(str(relative), _not_json_reason(suffix)))
+            ignored.append(IgnoredFile(str(relative), _not_json_reason(suffix), listener))
     return files, ignored
+
+
+def listeners_of(raw_dir: Path) -> list[str]:
+    """The listeners with any file under `raw_dir`, sorted: the partitions of raw_plays it holds."""
+    files, ignored = discover(raw_dir)
+    return sorted({f.listener for f in files} | {i.listener for i in ignored})
 
 
 def _file_opener(path: Path) -> Callable[[], IO[bytes]]:
@@ -185,7 +192,7 @@ def _zip_members(archive: Path, relative: PurePosixPath, listener: str) -> tuple
         with zipfile.ZipFile(archive) as zf:
             infos = sorted(zf.infolist(), key=lambda info: info.filename)
     except FileNotFoundError as exc:
-        return [], [IgnoredFile(str(relative), f"vanished before it was read: {exc.strerror}")]
+        return [], [IgnoredFile(str(relative), f"vanished before it was read: {exc.strerror}", listener)]
     except (zipfile.BadZipFile, OSError) as exc:
         # A truncated or damaged download: a failed file, so the check reports it.
         problem = f"unreadable zip archive: {exc}"
@@ -203,7 +210,7 @@ def _zip_members(archive: Path, relative: PurePosixPath, listener: str) -> tuple
         display = f"{relative}!{info.filename}" + (f" (entry {entry})" if entry > 1 else "")
         if member.is_absolute() or ".." in member.parts:
             # Never extracted, so harmless here, but no export has such names: say so.
-            ignored.append(IgnoredFile(display, "unsafe member path (absolute or with '..'): not read"))
+            ignored.append(IgnoredFile(display, "unsafe member path (absolute or with '..'): not read", listener))
             continue
         if any(part.startswith(".") or part == "__MACOSX" for part in member.parts):
             continue
@@ -213,7 +220,7 @@ def _zip_members(archive: Path, relative: PurePosixPath, listener: str) -> tuple
             opener = _header_opener(info) if problem else shared.opener(info)
             files.append(ExportFile(display, listener, info.file_size, opener, archive_mtime, problem, member.name))
         else:
-            ignored.append(IgnoredFile(display, _not_json_reason(member.suffix.lower())))
+            ignored.append(IgnoredFile(display, _not_json_reason(member.suffix.lower()), listener))
     return files, ignored
 
 
@@ -303,20 +310,3 @@ def _first_record_keys(stream) -> tuple[str | None, set[str] | None]:
             if depth == 0:
                 break
     return top, keys
-
-
-def months_of(export_file: ExportFile) -> set[str]:
-    """The months (YYYY-MM, UTC) of the plays in a file, read incrementally: only the time
-    fields of the records are looked at. Raises one of UNREADABLE for a file that is not JSON."""
-    months: set[str] = set()
-    depth, is_time = 0, False
-    with export_file.open() as stream:
-        for event, value in ijson.basic_parse(Utf8Reader(stream, errors="replace")):
-            if event == "map_key":
-                is_time = depth == 2 and value in ("ts", "endTime")
-                continue
-            if is_time and event == "string" and len(value) >= 7:
-                months.add(value[:7])
-            is_time = False
-            depth += (event in ("start_map", "start_array")) - (event in ("end_map", "end_array"))
-    return {m for m in months if re.match(r"^\d{4}-(0[1-9]|1[0-2])$", m)}
