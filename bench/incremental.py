@@ -88,9 +88,10 @@ def _new_file(raw_dir: Path) -> Path:
 
 def _report_seconds(url: str) -> dict:
     code = (
-        "import time, psycopg, tempfile, resource, json, pathlib;"
+        "import time, tempfile, resource, json, pathlib;"
         "from spotify_etl.lib.report.build import write_report;"
-        f"conn = psycopg.connect({url!r});"
+        "from spotify_etl.lib.warehouse.database import connect;"
+        f"conn = connect({url!r});"
         "t = time.perf_counter(); write_report(conn, pathlib.Path(tempfile.mkdtemp()));"
         "print(json.dumps({'seconds': time.perf_counter() - t,"
         " 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))"

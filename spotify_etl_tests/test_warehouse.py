@@ -150,6 +150,18 @@ def test_badly_named_migration_is_refused(tmp_path: Path) -> None:
         discover_migrations(tmp_path)
 
 
+def test_warehouse_connections_run_without_jit_and_keep_the_urls_options(database_url: str) -> None:
+    """JIT compiles each monthly partition's scan (see lib.warehouse.database.connect); a URL's
+    own server options still apply."""
+    separator = "&" if "?" in database_url else "?"
+    warehouse = WarehouseResource(database_url=f"{database_url}{separator}options=-c%20statement_timeout%3D54321")
+    with warehouse.connect() as conn:
+        assert conn.execute("SHOW jit").fetchone()[0] == "off"
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "54321ms"
+    with psycopg.connect(database_url) as conn:  # the server's default is left alone
+        assert conn.execute("SHOW jit").fetchone()[0] == "on"
+
+
 def test_redact_url_hides_the_password() -> None:
     redacted = redact_url("postgresql://etl:s3cret-pw@db.example:5432/warehouse")
     assert "s3cret-pw" not in redacted

@@ -20,7 +20,7 @@ from psycopg import sql
 from pydantic import Field
 
 from spotify_etl.errors import SpotifyEtlError
-from spotify_etl.lib.warehouse.database import execute_sql_file, prepare_warehouse, redact_url
+from spotify_etl.lib.warehouse.database import connect, execute_sql_file, prepare_warehouse, redact_url
 from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server
 from spotify_etl.lib.warehouse.sql_files import load_sql
 from spotify_etl.settings import Settings
@@ -101,6 +101,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def connect(self, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-        """A psycopg 3 connection; without autocommit, committed when the block succeeds."""
-        with psycopg.connect(self.url(), autocommit=autocommit) as conn:
+        """A psycopg 3 connection (spotify_etl.lib.warehouse.database.connect); without
+        autocommit, committed when the block succeeds."""
+        with connect(self.url(), autocommit=autocommit) as conn:
             yield conn

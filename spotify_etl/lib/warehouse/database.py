@@ -1,5 +1,6 @@
 """The warehouse as a PostgreSQL database: where a URL points (never showing its password),
-preparing a database (migrations, then views), and running a file of `sql/`.
+connecting for set-based work, preparing a database (migrations, then views), and running a
+file of `sql/`.
 
 Dagster-free: the warehouse resource (spotify_etl/defs/resources/warehouse.py), the command
 line and the benchmarks all use these.
@@ -10,6 +11,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -37,6 +39,16 @@ def describe_url(url: str) -> str:
         return "<database url>"
     host = parsed.host or parsed.query.get("host") or "local socket"
     return f"database {parsed.database!r} at {host}" + (f":{parsed.port}" if parsed.port else "")
+
+
+def connect(url: str, *, autocommit: bool = False) -> psycopg.Connection:
+    """A connection for the warehouse's set-based work (loads, checks, the report), without
+    JIT compilation, keeping any options the URL sets. The facts are partitioned by month,
+    and PostgreSQL compiles every partition's scan of a query it finds costly: at 1M plays
+    (172 months of each fact) a report query spent 644 of its 1,498 ms compiling 712
+    functions, and ran in 897 ms without."""
+    options = " ".join(filter(None, (conninfo_to_dict(url).get("options"), "-c jit=off")))
+    return psycopg.connect(url, autocommit=autocommit, options=options)
 
 
 def _server_message(exc: psycopg.Error) -> str:
