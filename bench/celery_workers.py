@@ -45,13 +45,11 @@ _LAUNCH = """
 import json, sys, time
 import dagster as dg
 from spotify_etl.definitions import full_load_from_environment, ingest_exports_from_environment
-from spotify_etl.defs.partitions import listener_partitions
-from spotify_etl.lib.export.discover import listeners_of
+from spotify_etl.defs.partitions import add_listener_partitions
 from spotify_etl.settings import load_settings
 from spotify_etl_tests.pipeline_helpers import ALL_MONTHS
 instance = dg.DagsterInstance.get()
-listeners = listeners_of(load_settings().raw_dir)
-instance.add_dynamic_partitions(listener_partitions.name, listeners)
+listeners = add_listener_partitions(instance, load_settings().raw_dir)
 ingest = dg.reconstructable(ingest_exports_from_environment)
 started = time.perf_counter()
 if sys.argv[1] == "per-listener":  # as the sensor asks: a run per listener

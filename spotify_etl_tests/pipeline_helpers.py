@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from spotify_etl.definitions import all_asset_checks, all_assets, defs
-from spotify_etl.defs.partitions import listener_partitions, monthly_partitions
+from spotify_etl.defs.partitions import add_listener_partitions, monthly_partitions
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import (
     ExportsResource,
@@ -15,7 +15,6 @@ from spotify_etl.defs.resources import (
     SpotifyResource,
     WarehouseResource,
 )
-from spotify_etl.lib.export.discover import listeners_of
 from spotify_etl.settings import load_settings
 
 ALL_MONTHS = (monthly_partitions.get_partition_keys()[0], monthly_partitions.get_partition_keys()[-1])
@@ -70,8 +69,7 @@ def materialize_all(
     instance = dg.DagsterInstance.ephemeral()
     runs: list[tuple[dg.AssetSelection, dict | None, dict]] = []  # selection, tags, ops' config
     if raw_plays.key in selected.resolve(graph):
-        if listeners := listeners_of(raw_dir):
-            instance.add_dynamic_partitions(listener_partitions.name, listeners)
+        if listeners := add_listener_partitions(instance, raw_dir):
             first, last = listeners[0], listeners[-1]
             tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
             runs.append((ingestion, tags, {}))

@@ -29,12 +29,11 @@ from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs, process_tags
 from spotify_etl.defs.changed_months import FACTS, PLAYS_BY_MONTH, months_to_reload
 from spotify_etl.defs.mart.listening_report import listening_report
-from spotify_etl.defs.partitions import listener_partitions, month_ranges, monthly_partitions
+from spotify_etl.defs.partitions import add_listener_partitions, month_ranges, monthly_partitions
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.errors import SpotifyEtlError
-from spotify_etl.lib.export.discover import listeners_of
 from spotify_etl.lib.ingestion import IngestionError
 from spotify_etl.settings import ApiMode, load_settings
 
@@ -144,19 +143,15 @@ def _unpartitioned(defs: dg.Definitions, enrich: bool) -> tuple[list[dg.AssetKey
 
 
 def _listener_range(instance: dg.DagsterInstance, raw_dir: Path) -> dict[str, str]:
-    """The run tags of ingestion over every listener: those found under `raw_dir` are added as
-    partitions first (those added before and gone since ingest nothing). {} without any."""
+    """The run tags of ingestion over every listener (those found under `raw_dir` added as
+    partitions first); {} without any."""
     try:
-        found = listeners_of(raw_dir)
+        listeners = add_listener_partitions(instance, raw_dir)
     except FileNotFoundError as exc:
         raise IngestionError(str(exc)) from exc
-    known = instance.get_dynamic_partitions(listener_partitions.name)
-    if new := [listener for listener in found if listener not in known]:
-        instance.add_dynamic_partitions(listener_partitions.name, new)
-        known = [*known, *new]
-    if not known:
+    if not listeners:
         return {}
-    return {"dagster/asset_partition_range_start": known[0], "dagster/asset_partition_range_end": known[-1]}
+    return {"dagster/asset_partition_range_start": listeners[0], "dagster/asset_partition_range_end": listeners[-1]}
 
 
 def _stale(

@@ -1,9 +1,11 @@
 """The partitions, defined once: listeners (of ingestion) and calendar months (of the facts)."""
 
 import warnings
+from pathlib import Path
 
 import dagster as dg
 
+from spotify_etl.lib.export.discover import listeners_of
 from spotify_etl.lib.export.records import EARLIEST_PLAY
 
 # BackfillPolicy is marked beta; the facts rely on it on purpose (one run for many months).
@@ -18,6 +20,16 @@ monthly_partitions = dg.MonthlyPartitionsDefinition(start_date=f"{EARLIEST_PLAY:
 # (spotify_etl.lib.export.discover.listener_for). Added by whoever finds a new one: the sensor,
 # `spotify-etl run`, or the UI ("Add partition").
 listener_partitions = dg.DynamicPartitionsDefinition(name="listeners")
+
+
+def add_listener_partitions(instance: dg.DagsterInstance, raw_dir: Path) -> list[str]:
+    """Add the listeners found under `raw_dir` as partitions; return every listener partition,
+    in the instance's order (those added before and gone since ingest nothing)."""
+    known = instance.get_dynamic_partitions(listener_partitions.name)
+    if new := [listener for listener in listeners_of(raw_dir) if listener not in known]:
+        instance.add_dynamic_partitions(listener_partitions.name, new)
+        known = [*known, *new]
+    return known
 
 
 def month_ranges(months: set[str]) -> list[tuple[str, str]]:
