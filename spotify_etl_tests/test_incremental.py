@@ -17,6 +17,7 @@ from spotify_etl.cli.run import run_pipeline
 from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.changed_months import months_to_reload
 from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
+from spotify_etl.defs.mart.listening_report import listening_report
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.lib.synthetic import generate_plays
@@ -125,6 +126,57 @@ def test_a_run_with_nothing_new_reloads_no_month_and_says_so(cli, raw_dir) -> No
     # Only ingestion ran: the dimensions and sessions were not stale.
     assert len(again.run_ids) == 1
     assert {name for name, _ in again.materializations} == {"raw_plays"}
+
+
+def _reports_built(instance: dg.DagsterInstance) -> int:
+    return len(instance.fetch_materializations(listening_report.key, limit=100).records)
+
+
+def test_a_month_asked_for_keeps_the_report_unless_reloading_it_changes_its_rows(cli, raw_dir, database_url) -> None:
+    run, instance = cli
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
+    assert run().success
+    reports = _reports_built(instance)
+
+    asked = run(month_from="2024-03", month_to="2024-03")
+    assert asked.success, asked.failure
+    assert [(a[:7], b[:7]) for a, b in asked.months_loaded] == [("2024-03", "2024-03")]
+    assert asked.facts_as_they_were
+    assert "listening_report" not in {name for name, _ in asked.materializations}
+    assert _reports_built(instance) == reports
+    assert "their facts are as they were: the report is current" in asked.summary_table()
+    again = run(month_from="2024-03", month_to="2024-03")
+    assert again.facts_as_they_were and _reports_built(instance) == reports
+    assert run().nothing_new and _reports_built(instance) == reports
+
+    # A fact row changed by hand: reloading the month restores it, which the report must show.
+    with psycopg.connect(database_url) as conn:
+        changed = conn.execute(
+            "UPDATE core.fact_tracks_history SET ms_played = ms_played + 1"
+            " WHERE ts >= '2024-03-01' AND ts < '2024-04-01'"
+        ).rowcount
+    assert changed > 0
+    restored = run(month_from="2024-03", month_to="2024-03")
+    assert restored.success, restored.failure
+    assert not restored.facts_as_they_were
+    assert "listening_report" in {name for name, _ in restored.materializations}
+    assert _reports_built(instance) == reports + 1
+    assert len(restored.run_ids) == 3  # ingestion, the month's facts, the report
+
+
+def test_a_report_left_behind_the_facts_is_rebuilt_by_the_next_run(cli, raw_dir) -> None:
+    run, instance = cli
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
+    assert run().success
+    reports = _reports_built(instance)
+    # As a run that failed in the report step leaves it: the facts loaded after the report.
+    assert run(month_from="2024-03", month_to="2024-03").facts_as_they_were
+    instance.report_runless_asset_event(dg.AssetMaterialization(fact_tracks_history.key, partition="2024-05-01"))
+
+    again = run()
+    assert again.success, again.failure
+    assert again.months_loaded == []
+    assert _reports_built(instance) == reports + 1
 
 
 def test_a_new_file_reloads_exactly_the_months_it_changes(cli, raw_dir, database_url, server_url) -> None:

@@ -11,8 +11,10 @@ Runs, each only if needed:
 3. the facts of exactly the months some step reported changed since they were loaded
    (spotify_etl.defs.changed_months: in this run or in one that stopped before the facts) and
    those asked for with --from/--to, one run per stretch of consecutive months, and the report
-   with the last (or alone, if it was never built).
-Nothing new: the first run only, no month reloaded, and the command says so.
+   with the last (or alone, if it is older than the facts' last load).
+Nothing new: the first run only, no month reloaded, and the command says so. Only months asked
+for whose facts were current: they load as they were, and the report is rebuilt only if their
+rows differ afterwards (a digest of them before and after), in a run of its own.
 
 It succeeds only when every step succeeded and no check of severity ERROR failed; a failure
 is said in one line: the first failed step's cause, else the failed ERROR checks."""
@@ -35,6 +37,7 @@ from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.errors import SpotifyEtlError
 from spotify_etl.lib.ingestion import IngestionError
+from spotify_etl.lib.warehouse.incremental import facts_digest
 from spotify_etl.settings import ApiMode, load_settings
 
 # Metadata shown in the closing table, in this order, when an asset reports it.
@@ -51,6 +54,7 @@ class RunOutcome:
     check_descriptions: dict[str, str] = field(default_factory=dict)
     changed_months: set[str] = field(default_factory=set)  # reported by the steps, YYYY-MM
     months_loaded: list[tuple[str, str]] = field(default_factory=list)  # ranges of partition keys
+    facts_as_they_were: bool = False  # the months reloaded hold the same rows: report not rebuilt
 
     @property
     def run_id(self) -> str:
@@ -79,6 +83,8 @@ class RunOutcome:
                 first[:7] if first == last else f"{first[:7]} .. {last[:7]}" for first, last in self.months_loaded
             )
             lines.append(f"facts reloaded for: {spans}")
+            if self.facts_as_they_were:
+                lines.append("their facts are as they were: the report is current")
         elif self.nothing_new:
             lines.append("nothing new since the last run: no month reloaded, the report is current")
         return "\n".join(lines)
@@ -154,6 +160,26 @@ def _listener_range(instance: dg.DagsterInstance, raw_dir: Path) -> dict[str, st
     return {"dagster/asset_partition_range_start": listeners[0], "dagster/asset_partition_range_end": listeners[-1]}
 
 
+def _report_is_current(instance: dg.DagsterInstance) -> bool:
+    """Whether the report was built, or found current, after the facts were last loaded (a run
+    that failed in the report step leaves it behind them)."""
+    built = instance.fetch_materializations(listening_report.key, limit=1).records
+    if not built:
+        return False
+    found_current = instance.fetch_observations(listening_report.key, limit=1).records
+    loaded = (
+        instance.get_latest_storage_id_by_partition(fact, dg.DagsterEventType.ASSET_MATERIALIZATION) for fact in FACTS
+    )
+    return max(record.storage_id for record in built + found_current) > max(
+        (max(ids.values(), default=-1) for ids in loaded), default=-1
+    )
+
+
+def _facts_digest(warehouse: WarehouseResource, months: set[str]) -> str:
+    with warehouse.connect() as conn:
+        return facts_digest(conn, months)
+
+
 def _stale(
     instance: dg.DagsterInstance, defs: dg.Definitions, keys: list[dg.AssetKey], *only: StaleStatus
 ) -> list[dg.AssetKey]:
@@ -222,7 +248,8 @@ def run_pipeline(
     )
     # The warehouse first, outside Dagster: unreachable, missing or lost while migrating is
     # one clear WarehouseUnavailable, and the run's steps then find it ready.
-    WarehouseResource.from_settings(settings).url()
+    warehouse = WarehouseResource.from_settings(settings)
+    warehouse.url()
     instance = instance or dg.DagsterInstance.get()
     fail_abandoned_runs(instance)
     defs = build_definitions(settings)
@@ -256,20 +283,39 @@ def run_pipeline(
             outcome.add(execute(stale))
     if not outcome.success:
         return outcome
-    ranges = month_ranges(months_to_reload(instance) | requested)
-    if not ranges and instance.get_latest_materialization_event(listening_report.key) is not None:
+    stale = months_to_reload(instance)
+    ranges = month_ranges(stale | requested)
+    report_current = _report_is_current(instance)
+    if not ranges and report_current:
         return outcome  # nothing new
+    # Only months asked for, whose facts are current: the report stays as it is unless
+    # reloading them changes their rows (a new rule, or rows changed by hand).
+    digest = _facts_digest(warehouse, requested) if report_current and not stale else None
     # One run per stretch of consecutive months (the facts' BackfillPolicy.single_run() loads
-    # it in one statement), the report with the last; alone the first time if no month has plays.
+    # it in one statement), the report with the last; alone if no month is to be loaded.
     runs = [
         ([*FACTS], {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
         for first, last in ranges
     ] or [([], {})]
-    runs[-1][0].append(listening_report.key)
+    if digest is None:
+        runs[-1][0].append(listening_report.key)
     for (selection, tags), loaded in zip(runs, ranges or [None], strict=True):
         outcome.add(execute(selection, tags))
         if not outcome.success:
-            break
+            return outcome
         if loaded:
             outcome.months_loaded.append(loaded)
+    if digest is not None:
+        if _facts_digest(warehouse, requested) == digest:
+            outcome.facts_as_they_were = True
+            # Recorded, so that the next run finds the report current, and the UI says why.
+            instance.report_runless_asset_event(
+                dg.AssetObservation(
+                    listening_report.key,
+                    description="current: the facts of the months reloaded are as they were",
+                    metadata={"months reloaded": ", ".join(sorted(requested))},
+                )
+            )
+        else:
+            outcome.add(execute([listening_report.key]))
     return outcome

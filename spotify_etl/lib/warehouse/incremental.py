@@ -92,9 +92,21 @@ def month_versions(conn: psycopg.Connection, months: set[str]) -> dict[str, str]
     (sql/core/plays_by_month_versions.sql); "empty" for a month with no plays."""
     if not months:
         return {}
+    found = dict(conn.execute(load_sql("core/plays_by_month_versions.sql"), _months_params(months)).fetchall())
+    return {month: found.get(month, "empty") for month in months}
+
+
+def facts_digest(conn: psycopg.Connection, months: set[str]) -> str:
+    """A digest of both facts' rows in `months` (YYYY-MM): equal digests, equal rows
+    (sql/core/facts_digest.sql)."""
+    if not months:
+        return ""
+    return conn.execute(load_sql("core/facts_digest.sql"), _months_params(months)).fetchone()[0]
+
+
+def _months_params(months: set[str]) -> dict:
+    """The months (YYYY-MM) as query parameters: the list, and the span [start, end) they lie in."""
     first, last = min(months), max(months)
     start = datetime(int(first[:4]), int(first[5:7]), 1, tzinfo=UTC)
     year, month = int(last[:4]) + (last[5:7] == "12"), int(last[5:7]) % 12 + 1
-    params = {"months": sorted(months), "start": start, "end": datetime(year, month, 1, tzinfo=UTC)}
-    found = dict(conn.execute(load_sql("core/plays_by_month_versions.sql"), params).fetchall())
-    return {month: found.get(month, "empty") for month in months}
+    return {"months": sorted(months), "start": start, "end": datetime(year, month, 1, tzinfo=UTC)}
