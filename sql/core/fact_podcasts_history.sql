@@ -1,6 +1,6 @@
 -- (Re)load the podcast plays of [%(start)s, %(end)s): empty those months' partitions (creating
 -- those missing), insert the months from staging
--- (local time, keys and session from core.play_context).
+-- (local time, keys and session from core.play_context), and replace their aggregates in mart.
 -- Loads of this table run one at a time (two runs reloading the same month would collide).
 SELECT pg_advisory_xact_lock(hashtext('core.fact_podcasts_history'));
 -- A month's plays find their sessions by key: with the planner's default cost of a random read
@@ -31,3 +31,6 @@ CROSS JOIN LATERAL (
 ) AS category
 WHERE c.content_kind = 'episode'
   AND c.ts >= %(start)s AND c.ts < %(end)s;
+
+-- Its aggregates of these months, from the rows just loaded (migration 0017).
+SELECT mart.refresh_fact_aggregates('core.fact_podcasts_history', %(start)s, %(end)s);

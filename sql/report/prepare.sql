@@ -1,15 +1,14 @@
 -- What the report reads many times (top artists, songs and albums, all time and each year's
--- number one), from one scan of the music facts for the listener chosen (or everyone): plays
--- and milliseconds per local year and track, a small table. Each ranking then joins it to the
--- dimensions as its mart view does (mart.top_artists_by_year, top_songs_by_year,
--- top_albums_by_year), without scanning the facts again.
+-- number one), from mart.track_years (kept with the facts) for the listener chosen (or
+-- everyone): plays and milliseconds per local year and track, a small table. Each ranking then
+-- joins it to the dimensions as its mart view does (mart.top_artists_by_year,
+-- top_songs_by_year, top_albums_by_year), without reading the aggregates again.
 DROP TABLE IF EXISTS pg_temp.report_track_years, pg_temp.report_artists_by_year,
     pg_temp.report_songs_by_year, pg_temp.report_albums_by_year;
 
 CREATE TEMP TABLE report_track_years AS
-SELECT extract(year FROM ts_local)::integer AS year, track_id, artist_id,
-       count(*) AS plays, sum(ms_played) AS ms
-FROM core.fact_tracks_history
+SELECT year, track_id, artist_id, sum(plays) AS plays, sum(ms_played) AS ms
+FROM mart.track_years
 WHERE %(listener)s::text IS NULL OR listener = %(listener)s
 GROUP BY 1, 2, 3;
 

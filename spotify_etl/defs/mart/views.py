@@ -1,5 +1,6 @@
 """The mart views in the lineage: one asset spec per file of `sql/views/mart/`, downstream of
-the core tables its SQL reads (`core.<asset>`).
+the core tables its SQL reads (`core.<asset>`), and of the facts whose loads keep the
+aggregates it reads (`mart.<aggregate>`, migration 0017).
 
 They are never materialized: views hold no data, and the warehouse creates them from their
 files whenever it is prepared (spotify_etl.lib.warehouse.views), so they are always current.
@@ -12,6 +13,15 @@ import dagster as dg
 from spotify_etl.lib.warehouse.views import view_files
 
 _CORE_TABLE = re.compile(r"\bcore\.([a-z_]+)\b")
+_MART_TABLE = re.compile(r"\bmart\.([a-z_]+)\b")
+
+# The aggregates of the facts (migration 0017), each with the facts whose loads keep it.
+FACT_AGGREGATES = {
+    "daily_listening": ("fact_tracks_history", "fact_podcasts_history"),
+    "weekday_hour_listening": ("fact_tracks_history", "fact_podcasts_history"),
+    "start_reason_listening": ("fact_tracks_history",),
+    "track_years": ("fact_tracks_history",),
+}
 
 
 def _description(sql_text: str, name: str) -> str:
@@ -28,7 +38,8 @@ def _view_specs() -> list[dg.AssetSpec]:
         if schema != "mart":
             continue
         text = path.read_text(encoding="utf-8")
-        reads = sorted(set(_CORE_TABLE.findall(text)))
+        aggregates = [FACT_AGGREGATES[table] for table in _MART_TABLE.findall(text) if table in FACT_AGGREGATES]
+        reads = sorted(set(_CORE_TABLE.findall(text)).union(*aggregates))
         specs.append(
             dg.AssetSpec(
                 key=view,

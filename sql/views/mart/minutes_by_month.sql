@@ -1,9 +1,8 @@
--- Minutes listened per local month, music and podcasts side by side.
+-- Minutes listened per local month, music and podcasts side by side (from
+-- mart.daily_listening, kept with the facts).
 CREATE VIEW mart.minutes_by_month AS
-SELECT listener, date_trunc('month', ts_local)::date AS month, 'music' AS kind,
-       round(sum(ms_played) / 60000.0, 1) AS minutes, count(*) AS plays
-FROM core.fact_tracks_history GROUP BY 1, 2
-UNION ALL
-SELECT listener, date_trunc('month', ts_local)::date, 'podcast',
-       round(sum(ms_played) / 60000.0, 1), count(*)
-FROM core.fact_podcasts_history GROUP BY 1, 2;
+SELECT a.listener, date_trunc('month', d.date)::date AS month, a.kind,
+       round(sum(a.ms_played) / 60000.0, 1) AS minutes, sum(a.plays)::bigint AS plays
+FROM mart.daily_listening AS a
+JOIN core.dim_date AS d ON d.date_id = a.date_id
+GROUP BY 1, 2, 3;

@@ -1,6 +1,8 @@
--- Share of music plays that were skips, per local month.
+-- Share of music plays that were skips, per local month (from mart.daily_listening).
 CREATE VIEW mart.skip_rate_by_month AS
-SELECT listener, date_trunc('month', ts_local)::date AS month, count(*) AS plays,
-       round(avg(is_skip::integer), 4) AS skip_rate
-FROM core.fact_tracks_history
+SELECT a.listener, date_trunc('month', d.date)::date AS month, sum(a.plays)::bigint AS plays,
+       round(sum(a.skips) / sum(a.plays), 4) AS skip_rate
+FROM mart.daily_listening AS a
+JOIN core.dim_date AS d ON d.date_id = a.date_id
+WHERE a.kind = 'music'
 GROUP BY 1, 2;

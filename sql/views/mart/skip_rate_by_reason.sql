@@ -1,7 +1,8 @@
--- Share of music plays that were skips, by the reason the play started.
+-- Share of music plays that were skips, by the reason the play started (from
+-- mart.start_reason_listening).
 CREATE VIEW mart.skip_rate_by_reason AS
-SELECT f.listener, r.reason_code AS reason_start, r.description, count(*) AS plays,
-       round(avg(f.is_skip::integer), 4) AS skip_rate
-FROM core.fact_tracks_history AS f
-JOIN core.dim_reason AS r ON r.reason_id = f.reason_start_id
+SELECT a.listener, r.reason_code AS reason_start, r.description, sum(a.plays)::bigint AS plays,
+       round(sum(a.skips) / sum(a.plays), 4) AS skip_rate
+FROM mart.start_reason_listening AS a
+JOIN core.dim_reason AS r ON r.reason_id = a.reason_start_id
 GROUP BY 1, 2, 3;

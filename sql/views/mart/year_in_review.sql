@@ -1,19 +1,20 @@
--- Each year's headline numbers, per listener.
+-- Each year's headline numbers, per listener (from mart.daily_listening and mart.track_years).
 CREATE VIEW mart.year_in_review AS
-SELECT m.listener, m.year, m.music_minutes, m.podcast_minutes, m.plays, m.distinct_tracks,
-       m.distinct_artists, m.days_listened
+SELECT days.listener, days.year, days.music_minutes, days.podcast_minutes, days.plays,
+       coalesce(music.distinct_tracks, 0) AS distinct_tracks,
+       coalesce(music.distinct_artists, 0) AS distinct_artists, days.days_listened
 FROM (
-    SELECT listener, extract(year FROM ts_local)::integer AS year,
-           round(coalesce(sum(ms_played) FILTER (WHERE kind = 'music'), 0) / 60000.0, 0) AS music_minutes,
-           round(coalesce(sum(ms_played) FILTER (WHERE kind = 'podcast'), 0) / 60000.0, 0) AS podcast_minutes,
-           count(*) AS plays,
-           count(DISTINCT content_id) FILTER (WHERE kind = 'music') AS distinct_tracks,
-           count(DISTINCT artist_id) FILTER (WHERE kind = 'music') AS distinct_artists,
-           count(DISTINCT ts_local::date) AS days_listened
-    FROM (SELECT listener, ts_local, ms_played, 'music' AS kind, track_id AS content_id, artist_id
-          FROM core.fact_tracks_history
-          UNION ALL
-          SELECT listener, ts_local, ms_played, 'podcast', episode_id, NULL
-          FROM core.fact_podcasts_history) AS plays
+    SELECT a.listener, d.year,
+           round(coalesce(sum(a.ms_played) FILTER (WHERE a.kind = 'music'), 0) / 60000.0, 0) AS music_minutes,
+           round(coalesce(sum(a.ms_played) FILTER (WHERE a.kind = 'podcast'), 0) / 60000.0, 0) AS podcast_minutes,
+           sum(a.plays)::bigint AS plays,
+           count(DISTINCT a.date_id) AS days_listened
+    FROM mart.daily_listening AS a
+    JOIN core.dim_date AS d ON d.date_id = a.date_id
     GROUP BY 1, 2
-) AS m;
+) AS days
+LEFT JOIN (
+    SELECT listener, year, count(DISTINCT track_id) AS distinct_tracks, count(DISTINCT artist_id) AS distinct_artists
+    FROM mart.track_years
+    GROUP BY 1, 2
+) AS music ON music.listener = days.listener AND music.year = days.year;
