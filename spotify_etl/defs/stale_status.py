@@ -19,4 +19,7 @@ def stale_status_resolver(instance: dg.DagsterInstance, defs: dg.Definitions) ->
         instance=instance,
         asset_graph=graph,
     )
-    return CachingStaleStatusResolver(instance, graph, loading_context=view)
+    resolver = CachingStaleStatusResolver(instance, graph, loading_context=view)
+    # Every asset's record in one query, where each status would otherwise read its own.
+    resolver.instance_queryer.prefetch_asset_records(graph.get_all_asset_keys())
+    return resolver
