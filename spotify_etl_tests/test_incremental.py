@@ -7,6 +7,7 @@ name exactly those months."""
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -123,9 +124,37 @@ def test_a_run_with_nothing_new_reloads_no_month_and_says_so(cli, raw_dir) -> No
     assert again.nothing_new and again.months_loaded == [] and again.changed_months == set()
     assert _fact_partitions_materialized(instance) == loaded
     assert "nothing new since the last run" in again.summary_table()
-    # Only ingestion ran: the dimensions and sessions were not stale.
-    assert len(again.run_ids) == 1
-    assert {name for name, _ in again.materializations} == {"raw_plays"}
+    # No run at all: every file recorded as read, the dimensions and sessions not stale.
+    assert again.files_unchanged and again.run_ids == [] and again.materializations == []
+    assert "every play file is loaded already" in again.summary_table()
+
+
+def test_ingestion_runs_again_only_when_a_file_is_new_or_changed_or_a_pass_is_behind(
+    cli, raw_dir, database_url
+) -> None:
+    run, instance = cli
+    history = write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
+    assert run().success
+    write_json(raw_dir / "Userdata.json", {"username": "me"})  # not play data: never ingested
+    assert run().files_unchanged
+
+    # Touched (same content, another modification time): read again once, found the same.
+    os.utime(history, (history.stat().st_atime, history.stat().st_mtime + 60))
+    touched = run()
+    assert not touched.files_unchanged and len(touched.run_ids) == 1
+    assert dict(touched.materializations)["raw_plays"]["stored"] == 0
+    assert run().files_unchanged
+
+    # The account-twin pass stopped before it read the last file: the next run finishes it.
+    with psycopg.connect(database_url) as conn:
+        conn.execute("UPDATE etl_internal.build_watermarks SET source_file_id = 0 WHERE step = 'account_twins'")
+    assert not run().files_unchanged
+    assert run().files_unchanged
+
+    # A new instance (its home deleted) has no materialized partition: ingestion runs once.
+    fresh = dg.DagsterInstance.ephemeral()
+    assert not run_pipeline(raw_dir=raw_dir, enrich=False, instance=fresh).files_unchanged
+    assert run_pipeline(raw_dir=raw_dir, enrich=False, instance=fresh).files_unchanged
 
 
 def _reports_built(instance: dg.DagsterInstance) -> int:
@@ -161,7 +190,7 @@ def test_a_month_asked_for_keeps_the_report_unless_reloading_it_changes_its_rows
     assert not restored.facts_as_they_were
     assert "listening_report" in {name for name, _ in restored.materializations}
     assert _reports_built(instance) == reports + 1
-    assert len(restored.run_ids) == 3  # ingestion, the month's facts, the report
+    assert restored.files_unchanged and len(restored.run_ids) == 2  # the month's facts, the report
 
 
 def test_a_report_left_behind_the_facts_is_rebuilt_by_the_next_run(cli, raw_dir) -> None:

@@ -3,8 +3,9 @@ new data changes, as Dagster runs recorded in the instance (they show in the UI 
 
 Runs, each only if needed:
 1. ingestion of every listener found under the raw directory (each added as a partition of
-   raw_plays first), as one run and one step; then enrichment (always: they find out what is
-   new);
+   raw_plays first), as one run and one step, unless every play file is recorded already with
+   its path, size and modification time (and the partitions are materialized, the account-twin
+   pass caught up); then enrichment (always: they find out what is new);
 2. the other unpartitioned assets (dimensions, sessions, track versions) that Dagster finds
    stale or missing, i.e. whose upstream data versions changed (with enrichment already when
    they were never built);
@@ -12,7 +13,7 @@ Runs, each only if needed:
    (spotify_etl.defs.changed_months: in this run or in one that stopped before the facts) and
    those asked for with --from/--to, one run per stretch of consecutive months, and the report
    with the last (or alone, if it is older than the facts' last load).
-Nothing new: the first run only, no month reloaded, and the command says so. Only months asked
+Nothing new: no run at all (but enrichment's), no month reloaded, and the command says so. Only months asked
 for whose facts were current: they load as they were, and the report is rebuilt only if their
 rows differ afterwards (a digest of them before and after), in a run of its own.
 
@@ -36,7 +37,7 @@ from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
 from spotify_etl.errors import SpotifyEtlError
-from spotify_etl.lib.ingestion import IngestionError
+from spotify_etl.lib.ingestion import IngestionError, nothing_to_ingest
 from spotify_etl.lib.warehouse.incremental import facts_digest
 from spotify_etl.settings import ApiMode, load_settings
 
@@ -55,6 +56,7 @@ class RunOutcome:
     changed_months: set[str] = field(default_factory=set)  # reported by the steps, YYYY-MM
     months_loaded: list[tuple[str, str]] = field(default_factory=list)  # ranges of partition keys
     facts_as_they_were: bool = False  # the months reloaded hold the same rows: report not rebuilt
+    files_unchanged: bool = False  # every play file recorded already: no ingestion run
 
     @property
     def run_id(self) -> str:
@@ -72,7 +74,9 @@ class RunOutcome:
     def summary_table(self) -> str:
         headers = ("asset", "rows", "read", "stored", "dupes", "rejected", "failed files")
         rows = [(asset, *(metadata.get(key, "") for key in _SUMMARY_KEYS)) for asset, metadata in self.materializations]
-        lines = [format_table(headers, rows)]
+        lines = [format_table(headers, rows)] if rows else []
+        if self.files_unchanged:
+            lines.append("every play file is loaded already: nothing to ingest")
         for asset, metadata in self.materializations:
             if "status" in metadata:  # enrichment: fetched, deferred or skipped, and why
                 lines.append(f"{asset}: {metadata['status']}")
@@ -148,16 +152,22 @@ def _unpartitioned(defs: dg.Definitions, enrich: bool) -> tuple[list[dg.AssetKey
     return first, then
 
 
-def _listener_range(instance: dg.DagsterInstance, raw_dir: Path) -> dict[str, str]:
-    """The run tags of ingestion over every listener (those found under `raw_dir` added as
-    partitions first); {} without any."""
+def _listeners(instance: dg.DagsterInstance, raw_dir: Path) -> list[str]:
+    """The listeners found under `raw_dir`, in order, each added as a partition of raw_plays."""
     try:
-        listeners = add_listener_partitions(instance, raw_dir)
+        return add_listener_partitions(instance, raw_dir)
     except FileNotFoundError as exc:
         raise IngestionError(str(exc)) from exc
-    if not listeners:
-        return {}
-    return {"dagster/asset_partition_range_start": listeners[0], "dagster/asset_partition_range_end": listeners[-1]}
+
+
+def _ingestion_needed(
+    instance: dg.DagsterInstance, warehouse: WarehouseResource, raw_dir: Path, listeners: list[str]
+) -> bool:
+    """Whether an ingestion run has anything to do: a listener's partition never materialized
+    in this instance, a play file not recorded as read, or the account-twin pass behind."""
+    if not set(listeners) <= instance.get_materialized_partitions(raw_plays.key):
+        return True
+    return not nothing_to_ingest(warehouse.url(), raw_dir)
 
 
 def _report_is_current(instance: dg.DagsterInstance) -> bool:
@@ -268,10 +278,17 @@ def run_pipeline(
         )
 
     outcome = RunOutcome()
-    if listeners := _listener_range(instance, settings.raw_dir):
-        outcome.add(execute([raw_plays.key], listeners, defs.resolve_job_def("ingest_exports")))
-        if not outcome.success:
-            return outcome
+    if listeners := _listeners(instance, settings.raw_dir):
+        if _ingestion_needed(instance, warehouse, settings.raw_dir, listeners):
+            every_listener = {
+                "dagster/asset_partition_range_start": listeners[0],
+                "dagster/asset_partition_range_end": listeners[-1],
+            }
+            outcome.add(execute([raw_plays.key], every_listener, defs.resolve_job_def("ingest_exports")))
+            if not outcome.success:
+                return outcome
+        else:
+            outcome.files_unchanged = True
     enrichment, derived = _unpartitioned(defs, enrich)
     if _stale(instance, defs, derived, StaleStatus.MISSING):
         # Never built (a new warehouse or instance): they run in any case, so in the same run.

@@ -64,7 +64,7 @@ from spotify_etl.lib.export.streams import (
     Utf8Reader,
     bounded_records,
 )
-from spotify_etl.lib.warehouse.incremental import advance, new_plays
+from spotify_etl.lib.warehouse.incremental import advance, new_plays, window_is_empty
 from spotify_etl.lib.warehouse.sql_files import load_sql
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ _COPY_PLAYS = sql.SQL("COPY load_plays ({}) FROM STDIN (FORMAT BINARY)").format(
 )
 # A file's plays are sorted in memory by the merge, not spilled to disk.
 _SESSION_SETTINGS = "SET work_mem = '64MB'"
+_ACCOUNT_TWINS = "account_twins"  # the twin search's step in etl_internal.build_watermarks
 _COPY_REJECTED = "COPY etl_internal.rejected_records (source_file_id, position, reason, record) FROM STDIN"
 
 
@@ -245,6 +246,22 @@ def ingest_raw_dir(
     return report
 
 
+def nothing_to_ingest(database_url: str, raw_dir: Path, *, listeners: set[str] | None = None) -> bool:
+    """Whether ingest_raw_dir would find nothing to do: every play file under `raw_dir` (of
+    `listeners`, when given) recorded with its path, size and modification time (so it would
+    not be opened), and the account-twin pass caught up with every file committed (a run
+    stopped before it would leave it to the next). Files not recorded are recognised (their
+    first record read) to tell play data from the rest of an export; none is parsed."""
+    files, _ = discover(raw_dir)
+    with psycopg.connect(database_url) as conn:
+        for export_file in files:
+            if listeners is not None and export_file.listener not in listeners:
+                continue
+            if not _recorded_unchanged(conn, export_file) and recognise(export_file).kind is not None:
+                return False
+        return window_is_empty(conn, _ACCOUNT_TWINS)
+
+
 def _worth_analyzing(conn: psycopg.Connection, stored_now: int) -> bool:
     """Whether the plays stored now are enough to change the table's statistics: a tenth of
     what it held (as autovacuum's default analyze threshold would see it), or any at all in a
@@ -303,9 +320,7 @@ def _stage_file(
     size and modification time are already recorded is not read at all."""
     outcome = FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded")
     modified_at = datetime.fromtimestamp(export_file.mtime, UTC)
-    if conn.execute(
-        load_sql("raw/file_unchanged.sql"), (export_file.listener, export_file.path, export_file.size, modified_at)
-    ).fetchone():
+    if _recorded_unchanged(conn, export_file):
         conn.rollback()
         outcome.status, outcome.same_as = "unchanged", export_file.path
         return _StagedFile(outcome)
@@ -320,8 +335,16 @@ def _stage_file(
 
     key = (export_file.listener, sha256)
     previous = seen.get(key) or _loaded_path(conn, key)
-    if previous:  # the same content under another name (a zip and its unpacked copy)
+    if previous:  # the same content under another name (a zip and its unpacked copy), or touched
         conn.rollback()
+        if previous == export_file.path:
+            # The same file with a new modification time (an export unpacked again): known by
+            # it from now on, so the next run does not read it again.
+            conn.execute(
+                "UPDATE etl_internal.source_files SET modified_at = %s WHERE listener = %s AND sha256 = %s",
+                (modified_at, export_file.listener, sha256),
+            )
+            conn.commit()
         return _StagedFile(
             FileOutcome(export_file.path, export_file.listener, outcome.kind, "unchanged", same_as=previous)
         )
@@ -332,6 +355,13 @@ def _stage_file(
         (export_file.listener, export_file.path, sha256, export_file.size, modified_at, outcome.kind),
     ).fetchone()[0]
     return staged
+
+
+def _recorded_unchanged(conn: psycopg.Connection, export_file: ExportFile) -> bool:
+    """Whether the file is recorded as read with its path, size and modification time."""
+    modified_at = datetime.fromtimestamp(export_file.mtime, UTC)
+    params = (export_file.listener, export_file.path, export_file.size, modified_at)
+    return conn.execute(load_sql("raw/file_unchanged.sql"), params).fetchone() is not None
 
 
 def _parse_into_load_table(
@@ -546,7 +576,7 @@ def _drop_account_twins(conn: psycopg.Connection) -> tuple[int, set[str]]:
     plays were dropped, and their months."""
     moved, months = 0, set()
     with conn.transaction():
-        window = new_plays(conn, "account_twins")
+        window = new_plays(conn, _ACCOUNT_TWINS)
         listeners = [listener for (listener,) in conn.execute("SELECT DISTINCT listener FROM new_plays ORDER BY 1")]
         for listener in listeners:
             for _, n, file_months in conn.execute(load_sql("raw/drop_account_twins.sql"), {"listener": listener}):

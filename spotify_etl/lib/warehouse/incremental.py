@@ -76,6 +76,17 @@ def new_plays(conn: psycopg.Connection, step: str, settings: str = "") -> PlayWi
     return PlayWindow(step, after, through, settings)
 
 
+def window_is_empty(conn: psycopg.Connection, step: str, settings: str = "") -> bool:
+    """Whether `step` (with `settings`) has read the plays of every file committed, as
+    new_plays would find it, without opening the window."""
+    (empty,) = conn.execute(
+        "SELECT coalesce((SELECT source_file_id FROM etl_internal.build_watermarks WHERE step = %s AND settings = %s),"
+        " 0) >= (SELECT coalesce(max(source_file_id), 0) FROM etl_internal.source_files)",
+        (step, settings),
+    ).fetchone()
+    return empty
+
+
 def advance(conn: psycopg.Connection, window: PlayWindow) -> None:
     """Record the window read (in the caller's transaction) and drop its view."""
     conn.execute(
