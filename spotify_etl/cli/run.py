@@ -13,9 +13,10 @@ Runs, each only if needed:
    (spotify_etl.defs.changed_months: in this run or in one that stopped before the facts) and
    those asked for with --from/--to, one run per stretch of consecutive months, and the report
    with the last (or alone, if it is older than the facts' last load).
-Nothing new: no run at all (but enrichment's), no month reloaded, and the command says so. Only months asked
-for whose facts were current: they load as they were, and the report is rebuilt only if their
-rows differ afterwards (a digest of them before and after), in a run of its own.
+Nothing new: no run at all (but enrichment's), no month reloaded, and the command says so.
+Only months asked for, whose facts were current: they load as they were, and the report is
+rebuilt only if their rows differ afterwards (a digest of them before and after), in a run of
+its own.
 
 It succeeds only when every step succeeded and no check of severity ERROR failed; a failure
 is said in one line: the first failed step's cause, else the failed ERROR checks."""

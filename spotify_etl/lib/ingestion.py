@@ -246,17 +246,15 @@ def ingest_raw_dir(
     return report
 
 
-def nothing_to_ingest(database_url: str, raw_dir: Path, *, listeners: set[str] | None = None) -> bool:
-    """Whether ingest_raw_dir would find nothing to do: every play file under `raw_dir` (of
-    `listeners`, when given) recorded with its path, size and modification time (so it would
-    not be opened), and the account-twin pass caught up with every file committed (a run
-    stopped before it would leave it to the next). Files not recorded are recognised (their
-    first record read) to tell play data from the rest of an export; none is parsed."""
+def nothing_to_ingest(database_url: str, raw_dir: Path) -> bool:
+    """Whether ingest_raw_dir would find nothing to do: every play file under `raw_dir`
+    recorded with its path, size and modification time (so it would not be opened), and the
+    account-twin pass caught up with every file committed (a run stopped before it would leave
+    it to the next). Files not recorded are recognised (their first record read) to tell play
+    data from the rest of an export; none is parsed."""
     files, _ = discover(raw_dir)
     with psycopg.connect(database_url) as conn:
         for export_file in files:
-            if listeners is not None and export_file.listener not in listeners:
-                continue
             if not _recorded_unchanged(conn, export_file) and recognise(export_file).kind is not None:
                 return False
         return window_is_empty(conn, _ACCOUNT_TWINS)

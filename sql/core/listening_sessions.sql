@@ -30,7 +30,10 @@ WITH plays AS (
            coalesce(s.ms_played, 0) AS ms_played
     FROM staging.streaming_history AS s
     JOIN session_rebuild AS r ON r.listener = s.listener
-    WHERE s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) >= r.rebuild_from
+    -- A play starts before it ends (ts): this bound, on ts itself, lets the block-range index
+    -- skip the history before the earliest rebuild (a new export's recent months read only those).
+    WHERE s.ts >= (SELECT min(rebuild_from) FROM session_rebuild)
+      AND s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) >= r.rebuild_from
       AND s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) < r.rebuild_until
 ), marked AS (
     SELECT *,

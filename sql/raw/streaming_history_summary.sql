@@ -1,13 +1,9 @@
--- What staging.streaming_history holds of some listeners: plays by kind, first and last play.
-WITH plays AS (
-    SELECT content_kind, ts
+-- What staging.streaming_history holds of some listeners: plays by kind, first and last play
+-- (one scan).
+SELECT jsonb_object_agg(content_kind, plays) AS by_kind, min(first_ts) AS first_ts, max(last_ts) AS last_ts
+FROM (
+    SELECT content_kind, count(*) AS plays, min(ts) AS first_ts, max(ts) AS last_ts
     FROM staging.streaming_history
-    WHERE source_file_id IN (
-        SELECT source_file_id FROM etl_internal.source_files WHERE listener = ANY(%(listeners)s)
-    )
-)
-SELECT
-    (SELECT jsonb_object_agg(content_kind, n)
-       FROM (SELECT content_kind, count(*) AS n FROM plays GROUP BY content_kind) AS k) AS by_kind,
-    (SELECT min(ts) FROM plays) AS first_ts,
-    (SELECT max(ts) FROM plays) AS last_ts;
+    WHERE listener = ANY(%(listeners)s)
+    GROUP BY content_kind
+) AS kinds;
