@@ -29,6 +29,9 @@ def single_zone_countries() -> dict[str, str]:
         zones_by_country[country].append(zone)
     result = {}
     for country, zones in zones_by_country.items():
+        if len(zones) == 1:  # most countries: nothing to compare
+            result[country] = zones[0]
+            continue
         offsets = {
             tuple(ZoneInfo(zone).utcoffset(sample.replace(tzinfo=None)) for sample in _SAMPLES) for zone in zones
         }
