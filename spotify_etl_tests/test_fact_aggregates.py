@@ -13,6 +13,7 @@ import pytest
 
 from spotify_etl.cli.run import run_pipeline
 from spotify_etl.lib.synthetic import generate_plays, write_json_array
+from spotify_etl.lib.warehouse.database import migrate
 from spotify_etl.settings import ensure_dagster_home
 
 # Each view's definition over the facts, as the views read before migration 0017.
@@ -204,8 +205,6 @@ def test_views_on_the_aggregates_equal_the_facts_through_incremental_loads(run, 
 
 
 def test_the_migration_fills_the_aggregates_of_facts_loaded_before_it(run, raw_dir, database_url) -> None:
-    from spotify_etl.lib.warehouse.database import migrate
-
     write_json_array(
         raw_dir / "Streaming_History_Audio_2024_0.json",
         _plays(600, 3, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 9, 30, tzinfo=UTC)),
