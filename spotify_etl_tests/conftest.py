@@ -25,7 +25,15 @@ from spotify_etl.defs.resources.warehouse import WarehouseResource
 from spotify_etl.lib.warehouse.embedded_postgres import start_embedded_server, stop_embedded_server
 
 _TEST_SETTINGS = ("SPOTIFY_ETL_TEST_DATABASE_URL", "SPOTIFY_ETL_SCREENSHOT_DIR", "SPOTIFY_ETL_UPDATE_SNAPSHOT")
-_CONFIGURATION = ("SPOTIFY_ETL_", "SPOTIPY_", "SPOTIFY_API_URL", "SPOTIFY_TOKEN_URL", "SPOTIFY_MARKET", "DAGSTER_HOME")
+_CONFIGURATION = (
+    "SPOTIFY_ETL_",
+    "SPOTIPY_",
+    "SPOTIFY_API_URL",
+    "SPOTIFY_TOKEN_URL",
+    "SPOTIFY_MARKET",
+    "DAGSTER_HOME",
+    "DAGSTER_EVENT_BATCH_SIZE",
+)
 
 
 @pytest.fixture(autouse=True)

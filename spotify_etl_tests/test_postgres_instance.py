@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 
@@ -12,6 +13,7 @@ from sqlalchemy.engine import make_url
 
 from spotify_etl.cli.run import run_pipeline
 from spotify_etl.lib.package_data import sample_dir
+from spotify_etl.settings import DAGSTER_EVENT_BATCH_SIZE, ensure_dagster_home
 from spotify_etl_tests.conftest import REPOSITORY
 
 
@@ -26,11 +28,31 @@ def test_postgres_backed_instance_records_the_run(server_url, database_url, tmp_
         pg_url = make_url(server_url).set(drivername="postgresql+psycopg2", database=dagster_db)
         monkeypatch.setenv("DAGSTER_PG_URL", pg_url.render_as_string(hide_password=False))
         monkeypatch.setenv("SPOTIFY_ETL_DATABASE_URL", database_url)
+        ensure_dagster_home()  # as the command line does: events in batches
+        assert os.environ["DAGSTER_EVENT_BATCH_SIZE"] == DAGSTER_EVENT_BATCH_SIZE
         with dg.DagsterInstance.from_config(str(home)) as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
             assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            batches: list[int] = []
+            store_batch = instance.event_log_storage.store_event_batch
+            monkeypatch.setattr(
+                instance.event_log_storage,
+                "store_event_batch",
+                lambda events: batches.append(len(events)) or store_batch(events),
+            )
             outcome = run_pipeline(raw_dir=sample_dir(), enrich=False, instance=instance)
             assert outcome.success, outcome.failure
+            # A run over several months stored its months' events in batches, and every one of them.
+            assert batches and max(batches) > 1
+            with psycopg.connect(database_url) as warehouse:
+                months = {
+                    f"{month}-01"
+                    for (month,) in warehouse.execute(
+                        "SELECT DISTINCT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM') FROM core.fact_tracks_history"
+                    )
+                }
+            assert len(months) > 1
+            assert instance.get_materialized_partitions(dg.AssetKey("fact_tracks_history")) == months
             runs = instance.get_runs()
             assert {run.run_id for run in runs} == set(outcome.run_ids)
             assert all(run.is_success for run in runs)
