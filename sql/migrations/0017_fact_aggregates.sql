@@ -55,37 +55,48 @@ CREATE TABLE mart.track_years (
 );
 
 -- Replace a fact's aggregates of the months of [first_ts, end_ts) (month starts, UTC) with
--- those of its rows now.
+-- those of its rows now: both facts keep the per-date and per-hour ones (with their kind), the
+-- music fact also those of start reasons and tracks.
 CREATE FUNCTION mart.refresh_fact_aggregates(fact regclass, first_ts timestamptz, end_ts timestamptz)
 RETURNS void
 LANGUAGE plpgsql AS $$
 DECLARE
+    fact_kind text := CASE fact WHEN 'core.fact_tracks_history'::regclass THEN 'music'
+                                WHEN 'core.fact_podcasts_history'::regclass THEN 'podcast' END;
     first_month date := date_trunc('month', first_ts AT TIME ZONE 'UTC')::date;
     end_month date := date_trunc('month', end_ts AT TIME ZONE 'UTC')::date;
 BEGIN
-    IF fact = 'core.fact_tracks_history'::regclass THEN
-        DELETE FROM mart.daily_listening
-        WHERE kind = 'music' AND fact_month >= first_month AND fact_month < end_month;
-        DELETE FROM mart.weekday_hour_listening
-        WHERE kind = 'music' AND fact_month >= first_month AND fact_month < end_month;
-        DELETE FROM mart.start_reason_listening WHERE fact_month >= first_month AND fact_month < end_month;
-        DELETE FROM mart.track_years WHERE fact_month >= first_month AND fact_month < end_month;
+    IF fact_kind IS NULL THEN
+        RAISE EXCEPTION 'no aggregates are kept for %', fact;
+    END IF;
+    DELETE FROM mart.daily_listening AS a
+    WHERE a.kind = fact_kind AND a.fact_month >= first_month AND a.fact_month < end_month;
+    DELETE FROM mart.weekday_hour_listening AS a
+    WHERE a.kind = fact_kind AND a.fact_month >= first_month AND a.fact_month < end_month;
 
+    EXECUTE format($sql$
         INSERT INTO mart.daily_listening (fact_month, kind, listener, date_id, plays, skips, ms_played)
-        SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, 'music', f.listener, f.date_id,
+        SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, %L, f.listener, f.date_id,
                count(*), count(*) FILTER (WHERE f.is_skip), sum(f.ms_played)
-        FROM core.fact_tracks_history AS f
-        WHERE f.ts >= first_ts AND f.ts < end_ts
-        GROUP BY 1, 3, 4;
+        FROM %s AS f
+        WHERE f.ts >= $1 AND f.ts < $2
+        GROUP BY 1, 3, 4
+    $sql$, fact_kind, fact) USING first_ts, end_ts;
 
+    EXECUTE format($sql$
         INSERT INTO mart.weekday_hour_listening (fact_month, kind, listener, day_of_week, hour, plays, ms_played)
-        SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, 'music', f.listener, d.day_of_week, tm.hour,
+        SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, %L, f.listener, d.day_of_week, tm.hour,
                count(*), sum(f.ms_played)
-        FROM core.fact_tracks_history AS f
+        FROM %s AS f
         JOIN core.dim_date AS d ON d.date_id = f.date_id
         JOIN core.dim_time AS tm ON tm.time_id = f.time_id
-        WHERE f.ts >= first_ts AND f.ts < end_ts
-        GROUP BY 1, 3, 4, 5;
+        WHERE f.ts >= $1 AND f.ts < $2
+        GROUP BY 1, 3, 4, 5
+    $sql$, fact_kind, fact) USING first_ts, end_ts;
+
+    IF fact_kind = 'music' THEN
+        DELETE FROM mart.start_reason_listening AS a WHERE a.fact_month >= first_month AND a.fact_month < end_month;
+        DELETE FROM mart.track_years AS a WHERE a.fact_month >= first_month AND a.fact_month < end_month;
 
         INSERT INTO mart.start_reason_listening (fact_month, listener, reason_start_id, plays, skips)
         SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, f.listener, f.reason_start_id,
@@ -101,29 +112,6 @@ BEGIN
         FROM core.fact_tracks_history AS f
         WHERE f.ts >= first_ts AND f.ts < end_ts
         GROUP BY 1, 2, 3, 4, 5;
-    ELSIF fact = 'core.fact_podcasts_history'::regclass THEN
-        DELETE FROM mart.daily_listening
-        WHERE kind = 'podcast' AND fact_month >= first_month AND fact_month < end_month;
-        DELETE FROM mart.weekday_hour_listening
-        WHERE kind = 'podcast' AND fact_month >= first_month AND fact_month < end_month;
-
-        INSERT INTO mart.daily_listening (fact_month, kind, listener, date_id, plays, skips, ms_played)
-        SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, 'podcast', f.listener, f.date_id,
-               count(*), count(*) FILTER (WHERE f.is_skip), sum(f.ms_played)
-        FROM core.fact_podcasts_history AS f
-        WHERE f.ts >= first_ts AND f.ts < end_ts
-        GROUP BY 1, 3, 4;
-
-        INSERT INTO mart.weekday_hour_listening (fact_month, kind, listener, day_of_week, hour, plays, ms_played)
-        SELECT date_trunc('month', f.ts AT TIME ZONE 'UTC')::date, 'podcast', f.listener, d.day_of_week, tm.hour,
-               count(*), sum(f.ms_played)
-        FROM core.fact_podcasts_history AS f
-        JOIN core.dim_date AS d ON d.date_id = f.date_id
-        JOIN core.dim_time AS tm ON tm.time_id = f.time_id
-        WHERE f.ts >= first_ts AND f.ts < end_ts
-        GROUP BY 1, 3, 4, 5;
-    ELSE
-        RAISE EXCEPTION 'no aggregates are kept for %', fact;
     END IF;
 END
 $$;
