@@ -61,30 +61,34 @@ def build_from_new_plays(
 def new_plays(conn: psycopg.Connection, step: str, settings: str = "") -> PlayWindow:
     """Open the window of plays `step` has not read (with `settings`) as the temporary view
     `new_plays`, dropped at the end of the transaction."""
-    row = conn.execute(
-        "SELECT source_file_id, settings FROM etl_internal.build_watermarks WHERE step = %s FOR UPDATE", (step,)
-    ).fetchone()
-    after = row[0] if row and row[1] == settings else 0
-    (through,) = conn.execute("SELECT coalesce(max(source_file_id), 0) FROM etl_internal.source_files").fetchone()
+    window = _window(conn, step, settings, lock=True)
     conn.execute("DROP VIEW IF EXISTS pg_temp.new_plays")
     conn.execute(
         sql.SQL(
             "CREATE TEMP VIEW new_plays AS SELECT * FROM staging.streaming_history"
             " WHERE source_file_id > {} AND source_file_id <= {}"
-        ).format(sql.Literal(after), sql.Literal(through))
+        ).format(sql.Literal(window.after_file), sql.Literal(window.through_file))
     )
-    return PlayWindow(step, after, through, settings)
+    return window
 
 
 def window_is_empty(conn: psycopg.Connection, step: str, settings: str = "") -> bool:
     """Whether `step` (with `settings`) has read the plays of every file committed, as
     new_plays would find it, without opening the window."""
-    (empty,) = conn.execute(
-        "SELECT coalesce((SELECT source_file_id FROM etl_internal.build_watermarks WHERE step = %s AND settings = %s),"
-        " 0) >= (SELECT coalesce(max(source_file_id), 0) FROM etl_internal.source_files)",
-        (step, settings),
+    return _window(conn, step, settings, lock=False).is_empty
+
+
+def _window(conn: psycopg.Connection, step: str, settings: str, *, lock: bool) -> PlayWindow:
+    """The files after the last one `step` read with `settings` (all, with other settings) up
+    to the last committed; `lock` holds the step's watermark until the transaction ends."""
+    row = conn.execute(
+        "SELECT source_file_id, settings FROM etl_internal.build_watermarks WHERE step = %s"
+        + (" FOR UPDATE" if lock else ""),
+        (step,),
     ).fetchone()
-    return empty
+    after = row[0] if row and row[1] == settings else 0
+    (through,) = conn.execute("SELECT coalesce(max(source_file_id), 0) FROM etl_internal.source_files").fetchone()
+    return PlayWindow(step, after, through, settings)
 
 
 def advance(conn: psycopg.Connection, window: PlayWindow) -> None:
