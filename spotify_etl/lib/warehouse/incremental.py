@@ -81,11 +81,8 @@ def window_is_empty(conn: psycopg.Connection, step: str, settings: str = "") -> 
 def _window(conn: psycopg.Connection, step: str, settings: str, *, lock: bool) -> PlayWindow:
     """The files after the last one `step` read with `settings` (all, with other settings) up
     to the last committed; `lock` holds the step's watermark until the transaction ends."""
-    row = conn.execute(
-        "SELECT source_file_id, settings FROM etl_internal.build_watermarks WHERE step = %s"
-        + (" FOR UPDATE" if lock else ""),
-        (step,),
-    ).fetchone()
+    query = sql.SQL("SELECT source_file_id, settings FROM etl_internal.build_watermarks WHERE step = %s {}")
+    row = conn.execute(query.format(sql.SQL("FOR UPDATE" if lock else "")), (step,)).fetchone()
     after = row[0] if row and row[1] == settings else 0
     (through,) = conn.execute("SELECT coalesce(max(source_file_id), 0) FROM etl_internal.source_files").fetchone()
     return PlayWindow(step, after, through, settings)
