@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import re
 import subprocess
+from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
 from spotify_etl.lib.package_data import sample_dir
+from spotify_etl.lib.report import build as report_build
 from spotify_etl.lib.report.build import build_report, render_html, write_report
+from spotify_etl.lib.synthetic import generate_plays
 from spotify_etl_tests.conftest import CLI, cli_environment
 from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.pipeline_helpers import materialize_all
@@ -127,3 +130,42 @@ def test_every_name_is_text_the_browser_draws_in_any_script(conn, warehouse, raw
     assert families and all(family.rstrip().endswith("sans-serif") for family in families)
     html = render_html(report)
     assert "data:image/svg+xml;base64," in html and '<meta charset="utf-8">' in html.lower()
+
+
+def test_every_chart_keeps_its_text_inside_the_picture(conn, warehouse, raw_dir, monkeypatch) -> None:
+    """The axes are placed by the widths their labels take at most (not measured by drawing
+    each figure twice): as matplotlib measures every chart, whatever the names, no text lies
+    outside the picture or over a neighbouring axes, and a long name is cut, not squeezed."""
+    long_names = ["방탄소년단" * 8, "The Extraordinarily Long-Named Orchestra of Everything " * 3, "🎵" * 30]
+    plays = [  # played most, so that they head the rankings
+        play(f"2024-0{1 + i}-{1 + day:02d}T10:00:00Z", artist=name, track=f"{name} — live", ms=600_000)
+        for i, name in enumerate(long_names)
+        for day in range(28)
+    ]
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
+    others = generate_plays(400, start=datetime(2023, 1, 1, tzinfo=UTC), end=datetime(2024, 1, 1, tzinfo=UTC))
+    write_json(raw_dir / "Streaming_History_Audio_2023_1.json", list(others))
+    materialize_all(warehouse, raw_dir)
+
+    charts: list[str] = []
+    draw = report_build._svg
+
+    def measured(fig) -> str:
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            box = ax.get_tightbbox(renderer)
+            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (fig.axes.index(ax), box, fig.bbox)
+            assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (fig.axes.index(ax), box, fig.bbox)
+            for other in fig.axes:
+                assert other is ax or not box.overlaps(other.get_window_extent(renderer))
+        charts.append(fig)
+        return draw(fig)
+
+    monkeypatch.setattr(report_build, "_svg", measured)
+    report = build_report(conn)
+    drawn = [section.key for section in report.sections if section.chart]
+    assert len(charts) == len(drawn) and {"top_artists", "top_tracks", "listening_clock", "skips"} <= set(drawn)
+    chart = base64.b64decode(report.section("top_artists").chart).decode()
+    labels = [unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", chart)]
+    for name in long_names:
+        assert any(label[:-1] and name.startswith(label[:-1]) and label.endswith("…") for label in labels), name

@@ -105,6 +105,21 @@ def test_server_is_stopped_after_its_owner_was_killed(tmp_path: Path) -> None:
     assert owner.pid not in json.loads((pgdata_dir(home) / HANDLES_FILE).read_text())
 
 
+def test_the_command_lets_go_of_the_server_when_it_exits(tmp_path: Path) -> None:
+    """`spotify-etl` exits without Python's teardown (spotify_etl.cli.main.console), but only
+    after the exit handlers ran: the embedded server's handle is let go, and the server, held
+    by no one else, stops."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPOTIFY_", "DAGSTER_"))}
+    env["SPOTIFY_ETL_HOME"] = str(home)
+    command = Path(sys.executable).with_name("spotify-etl")
+    done = subprocess.run([str(command), "status"], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"Warehouse: embedded server under {home}")
+    assert json.loads((pgdata_dir(home) / HANDLES_FILE).read_text()) == []
+    assert _wait_until(lambda: _postmaster_pid(home) is None), "the command exited holding the server"
+
+
 def test_external_url_is_used_and_no_server_is_started(database_url: str, tmp_path: Path) -> None:
     home = tmp_path / "unused-home"
     warehouse = WarehouseResource(database_url=database_url, home=str(home))

@@ -11,6 +11,7 @@ import base64
 import html
 import io
 import re
+import unicodedata
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -90,9 +91,45 @@ class _Queries:
 CHART_MIME = "image/svg+xml"
 
 
-def _chart(fig) -> str:
+# Room around the axes, in inches, set from what each chart puts there rather than measured:
+# tight_layout measured every label by drawing the figure an extra time (two thirds of a
+# chart's time), and with matplotlib's font, which is not the one the browser draws the text
+# with (svg.fonttype "none") anyway. The defaults hold tick numbers and an axis label.
+_LEFT_IN, _RIGHT_IN, _BOTTOM_IN, _TOP_IN = 0.8, 0.2, 0.55, 0.15
+_TICK_LABEL_PT = 10  # matplotlib's default size of tick labels
+
+
+def _text_in(text: str) -> float:
+    """How wide a tick label is drawn, in inches: 0.65 em a character, as wide as the letters
+    of matplotlib's and browsers' sans-serif fonts are on average, and 1.2 em a wide one (CJK,
+    emoji), which browsers draw one em wide and matplotlib measures as the wider box of a
+    glyph its font lacks."""
+    ems = sum(1.2 if unicodedata.east_asian_width(char) in "WF" else 0.65 for char in text)
+    return ems * _TICK_LABEL_PT / 72
+
+
+def _labels_in(labels: list[str]) -> float:
+    """Room for a column of tick labels beside an axis, with the ticks' length and padding."""
+    return max(map(_text_in, labels), default=0) + 0.15
+
+
+def _chart(fig, *, left: float = _LEFT_IN, right: float = _RIGHT_IN, between: float | None = None) -> str:
+    """The figure as SVG (base64), its axes placed `left` and `right` inches from the edges
+    (and `between` inches apart, for side-by-side axes)."""
+    width, height = fig.get_size_inches()
+    fig.subplots_adjust(
+        left=left / width, right=1 - right / width, bottom=_BOTTOM_IN / height, top=1 - _TOP_IN / height
+    )
+    if between is not None:
+        # Matplotlib's wspace is the gap as a share of the axes' mean width.
+        columns = len(fig.axes)
+        fig.subplots_adjust(wspace=columns * between / (width - left - right - (columns - 1) * between))
+    return _svg(fig)
+
+
+def _svg(fig) -> str:
+    """The figure, placed, as SVG (base64)."""
     buffer = io.BytesIO()
-    fig.tight_layout()
     fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     return base64.b64encode(buffer.getvalue()).decode()
@@ -102,10 +139,15 @@ def _hours(minutes: float) -> str:
     return f"{float(minutes) / 60:,.1f} hours"
 
 
-def _label(text: str, width: int = 60) -> str:
-    """A name fit for a chart axis: control characters as spaces, long names cut."""
+def _label(text: str, inches: float = 3.6) -> str:
+    """A name fit for a chart axis: control characters as spaces, a long name cut to leave
+    the bars most of the chart."""
     text = re.sub(r"[\x00-\x1f]", " ", text)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    if _text_in(text) <= inches:
+        return text
+    while _text_in(text + "…") > inches:
+        text = text[:-1]
+    return text + "…"
 
 
 def _bars(labels: list[str], values: list[float], xlabel: str, color: str = _GREEN) -> str:
@@ -113,7 +155,7 @@ def _bars(labels: list[str], values: list[float], xlabel: str, color: str = _GRE
     ax.barh(labels[::-1], values[::-1], color=color)
     ax.set_xlabel(xlabel)
     ax.spines[["top", "right"]].set_visible(False)
-    return _chart(fig)
+    return _chart(fig, left=_labels_in(labels) + 0.1)
 
 
 def build_report(conn: psycopg.Connection, *, listener: str | None = None, year: int | None = None) -> Report:
@@ -227,10 +269,11 @@ def _clock(rows: list[tuple]) -> Section:
     ax.set_yticks(range(7), _WEEKDAYS)
     ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
     ax.set_xlabel("local hour")
-    fig.colorbar(image, ax=ax, label="minutes")
+    fig.colorbar(image, ax=ax, label="minutes")  # beside the grid, labelled on its right
     day, hour = max(((d, h) for d in range(7) for h in range(24)), key=lambda dh: grid[dh[0]][dh[1]])
     reading = f"You listen most on {_WEEKDAYS[day]}days around {hour:02d}:00 (local time)."
-    return Section("listening_clock", "Listening clock (weekday × local hour)", reading, _chart(fig))
+    chart = _chart(fig, left=_labels_in(_WEEKDAYS) + 0.1, right=1.0)
+    return Section("listening_clock", "Listening clock (weekday × local hour)", reading, chart)
 
 
 def _sessions(rows: list[tuple]) -> Section:
@@ -261,7 +304,8 @@ def _skips(by_month: list[tuple], by_reason: list[tuple]) -> Section:
     for ax in (left, right):
         ax.spines[["top", "right"]].set_visible(False)
     reading = f"{overall * 100:.1f}% of {plays:,} music plays were skips."
-    return Section("skips", "Skip rate over time and by reason", reading, _chart(fig))
+    chart = _chart(fig, between=_labels_in([str(r[0]) for r in by_reason]) + 0.3)
+    return Section("skips", "Skip rate over time and by reason", reading, chart)
 
 
 def _discovery(rows: list[tuple]) -> Section:
