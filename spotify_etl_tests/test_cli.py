@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import psycopg
-from dagster import AssetKey, DagsterInstance
+from dagster import AssetKey, DagsterEventType, DagsterInstance
 
 from spotify_etl.defs.partitions import month_ranges
 from spotify_etl.lib.package_data import sample_dir
@@ -57,6 +57,11 @@ def test_run_on_sample_fills_the_warehouse_and_records_the_run(database_url: str
     stretches = month_ranges(months)
     assert [run.job_name for run in reversed(runs)] == ["ingest_exports"] + ["full_load"] * len(stretches)
     assert {f"{month}-01" for month in months} == instance.get_materialized_partitions(AssetKey("fact_tracks_history"))
+    # The command's runs plan each asset's months in one event, not one a month.
+    for run in runs:
+        planned = instance.get_records_for_run(run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+        keys = [record.event_log_entry.dagster_event.asset_key for record in planned.records]
+        assert len(keys) == len(set(keys)), run.job_name
     reports = instance.fetch_materializations(AssetKey("listening_report"), limit=10).records
     assert [report.run_id for report in reports] == [runs[0].run_id]  # built once, after every month
     assert instance.get_dynamic_partitions("listeners") == ["default"]
