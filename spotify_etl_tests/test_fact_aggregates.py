@@ -202,6 +202,18 @@ def test_views_on_the_aggregates_equal_the_facts_through_incremental_loads(run, 
     asked = run(month_from="2022-05", month_to="2022-05")
     assert asked.success and asked.facts_as_they_were
     _assert_views_equal_the_facts(database_url)
+    # Each load's counts come from the aggregates (sql/core/fact_counts.sql): the fact's own.
+    with psycopg.connect(database_url) as conn:
+        for fact in ("fact_tracks_history", "fact_podcasts_history"):
+            metadata = dict(asked.materializations)[fact]
+            assert metadata["dagster/row_count"] == conn.execute(f"SELECT count(*) FROM core.{fact}").fetchone()[0]
+            assert (
+                metadata["plays_loaded"]
+                == conn.execute(
+                    f"SELECT count(*) FROM core.{fact} WHERE ts >= '2022-05-01Z' AND ts < '2022-06-01Z'"
+                ).fetchone()[0]
+            )
+            assert metadata["plays_loaded"] > 0
 
 
 def test_the_migration_fills_the_aggregates_of_facts_loaded_before_it(run, raw_dir, database_url) -> None:

@@ -17,7 +17,6 @@ dimensions or sessions do not make every month stale: their changes arrive month
 from datetime import datetime
 
 import dagster as dg
-from psycopg import sql
 
 from spotify_etl.defs.core.dimensions import (
     dim_artist,
@@ -35,6 +34,7 @@ from spotify_etl.defs.core.plays_by_month import plays_by_month
 from spotify_etl.defs.partitions import monthly_partitions
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.database import execute_sql_file
+from spotify_etl.lib.warehouse.sql_files import load_sql
 
 # How a play is categorised (play_category):
 #   skip     less than SKIP_BELOW_MS played: Spotify itself counts a stream only after 30 s;
@@ -58,25 +58,25 @@ RELOAD_CHANGED_MONTHS = (
 ).with_label("plays of the month changed")
 
 
-def _load_months(context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str) -> dg.MaterializeResult:
+def _load_months(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str, kind: str
+) -> dg.MaterializeResult:
+    """Load the run's months of `table`, the fact whose aggregates are kept as `kind`."""
     window = context.partition_time_window
     start, end = window.start, window.end
     params = {"start": start, "end": end, "skip_below_ms": SKIP_BELOW_MS, "full_from_share": FULL_FROM_SHARE}
     with warehouse.connect() as conn:
         execute_sql_file(conn, f"core/{table}.sql", params)
-        loaded = conn.execute(
-            sql.SQL("SELECT count(*), coalesce(sum(ms_played), 0) FROM {} WHERE ts >= %s AND ts < %s").format(
-                sql.Identifier("core", table)
-            ),
-            (start, end),
+        plays, loaded, ms_loaded = conn.execute(
+            load_sql("core/fact_counts.sql"), {"start": start, "end": end, "kind": kind}
         ).fetchone()
-    context.log.info(f"core.{table}: {loaded[0]} plays loaded for {_span(start, end)}")
+    context.log.info(f"core.{table}: {loaded} plays loaded for {_span(start, end)}")
     return dg.MaterializeResult(
         metadata={
             "months": _span(start, end),
-            "plays_loaded": loaded[0],
-            "hours_loaded": round(float(loaded[1]) / 3_600_000, 1),
-            **warehouse.table_metadata(f"core.{table}"),
+            "plays_loaded": loaded,
+            "hours_loaded": round(float(ms_loaded) / 3_600_000, 1),
+            **warehouse.table_metadata(f"core.{table}", rows=plays),
         }
     )
 
@@ -97,7 +97,7 @@ def _span(start: datetime, end: datetime) -> str:
     ),
 )
 def fact_tracks_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _load_months(context, warehouse, "fact_tracks_history")
+    return _load_months(context, warehouse, "fact_tracks_history", "music")
 
 
 @dg.asset(
@@ -112,4 +112,4 @@ def fact_tracks_history(context: dg.AssetExecutionContext, warehouse: WarehouseR
     ),
 )
 def fact_podcasts_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _load_months(context, warehouse, "fact_podcasts_history")
+    return _load_months(context, warehouse, "fact_podcasts_history", "podcast")

@@ -77,12 +77,15 @@ class WarehouseResource(dg.ConfigurableResource):
         with self.connect() as conn:
             execute_sql_file(conn, relative_path, params)
 
-    def table_metadata(self, table: str) -> dict:
-        """Row count and column schema (names, types, comments) of a table, for the catalog."""
+    def table_metadata(self, table: str, rows: int | None = None) -> dict:
+        """Row count (counted, unless the caller knows it) and column schema (names, types,
+        comments) of a table, for the catalog."""
         schema, name = table.split(".")
         with self.connect() as conn:
             columns = conn.execute(load_sql("internal/table_columns.sql"), (schema, name)).fetchall()
-            rows = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))).fetchone()[0]
+            if rows is None:
+                count = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
+                rows = conn.execute(count).fetchone()[0]
         return {
             "dagster/row_count": rows,
             "dagster/column_schema": dg.TableSchema(
