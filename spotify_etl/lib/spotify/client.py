@@ -19,15 +19,17 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
-
-import requests
-import spotipy
-from spotipy.cache_handler import MemoryCacheHandler
-from spotipy.oauth2 import SpotifyOauthError
+from typing import TYPE_CHECKING, Protocol
 
 from spotify_etl.errors import SpotifyEtlError
 from spotify_etl.settings import ApiMode
+
+if TYPE_CHECKING:
+    import spotipy
+
+# spotipy and requests are imported where a client is made and used, not with this module:
+# the definitions import it, and every command without enrichment (--no-enrich, no
+# credentials) would pay their 0.2 s of import.
 
 log = logging.getLogger(__name__)
 # spotipy logs request headers (the bearer token) at DEBUG: keep it above that.
@@ -103,6 +105,10 @@ class SpotifyClient:
         self.batch = config.mode in ("batch", "auto")
         self.outage_streak = 0  # requests in a row that failed after all their retries
         self.rate_limited_s = 0.0  # waited on 429s in this run
+        import requests
+        import spotipy
+        from spotipy.cache_handler import MemoryCacheHandler
+
         self.auth = spotipy.SpotifyClientCredentials(
             client_id=config.client_id,
             client_secret=config.client_secret,
@@ -146,6 +152,10 @@ class SpotifyClient:
     # --- the one place that talks to the API ---------------------------------------
 
     def _call(self, request: Callable[[], dict], *, batch: bool) -> dict:
+        import requests
+        import spotipy
+        from spotipy.oauth2 import SpotifyOauthError
+
         renewed = False
         failures = 0
         while True:
