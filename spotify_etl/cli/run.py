@@ -34,7 +34,7 @@ from spotify_etl.definitions import build_definitions
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs, process_tags
 from spotify_etl.defs.changed_months import FACTS, PLAYS_BY_MONTH, months_to_reload
 from spotify_etl.defs.mart.listening_report import listening_report
-from spotify_etl.defs.partitions import add_listener_partitions, month_ranges, monthly_partitions
+from spotify_etl.defs.partitions import add_listener_partitions, month_ranges, monthly_partitions, range_tags
 from spotify_etl.defs.raw.raw_plays import MONTHS_STORED, raw_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
@@ -285,10 +285,7 @@ def run_pipeline(
     outcome = RunOutcome()
     if listeners := _listeners(instance, settings.raw_dir):
         if _ingestion_needed(instance, warehouse, settings.raw_dir, listeners):
-            every_listener = {
-                "dagster/asset_partition_range_start": listeners[0],
-                "dagster/asset_partition_range_end": listeners[-1],
-            }
+            every_listener = range_tags(listeners[0], listeners[-1])
             outcome.add(execute([raw_plays.key], every_listener, defs.resolve_job_def("ingest_exports")))
             if not outcome.success:
                 return outcome
@@ -304,7 +301,7 @@ def run_pipeline(
         if stretches := month_ranges(outcome.months_stored):
             loading = stretches[-1]
             selection += [*FACTS, listening_report.key] if len(stretches) == 1 else [*FACTS]
-            tags = {"dagster/asset_partition_range_start": loading[0], "dagster/asset_partition_range_end": loading[1]}
+            tags = range_tags(*loading)
         outcome.add(execute(selection, tags))
         if outcome.success and loading:
             outcome.months_loaded.append(loading)
@@ -325,10 +322,7 @@ def run_pipeline(
     digest = _facts_digest(warehouse, requested) if report_current and not stale else None
     # One run per stretch of consecutive months (the facts' BackfillPolicy.single_run() loads
     # it in one statement), the report with the last; alone if no month is to be loaded.
-    runs = [
-        ([*FACTS], {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last})
-        for first, last in ranges
-    ] or [([], {})]
+    runs = [([*FACTS], range_tags(first, last)) for first, last in ranges] or [([], {})]
     if digest is None:
         runs[-1][0].append(listening_report.key)
     for (selection, tags), loaded in zip(runs, ranges or [None], strict=True):

@@ -32,6 +32,12 @@ def add_listener_partitions(instance: dg.DagsterInstance, raw_dir: Path) -> list
     return known
 
 
+def range_tags(first: str, last: str) -> dict[str, str]:
+    """The tags of a run over the partitions from `first` to `last` (keys), from which Dagster
+    takes a run's partition range."""
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+
+
 def month_ranges(months: set[str]) -> list[tuple[str, str]]:
     """Months (YYYY-MM) as runs of consecutive partitions, each (first key, last key): a run
     of Dagster covers one range of partitions."""

@@ -12,7 +12,7 @@ import dagster as dg
 
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs
 from spotify_etl.defs.automation.jobs import full_load_job, ingest_exports_job
-from spotify_etl.defs.partitions import listener_partitions, month_ranges, monthly_partitions
+from spotify_etl.defs.partitions import listener_partitions, month_ranges, monthly_partitions, range_tags
 from spotify_etl.defs.raw.raw_plays import MONTHS_STORED, raw_plays
 from spotify_etl.defs.resources import ExportsResource
 from spotify_etl.lib.export.discover import UNREADABLE, discover
@@ -110,11 +110,7 @@ def load_ingested_months(context: dg.RunStatusSensorContext):
     return [
         dg.RunRequest(
             run_key=f"{run.run_id}:{first}:{last}",
-            tags={
-                "dagster/asset_partition_range_start": first,
-                "dagster/asset_partition_range_end": last,
-                FILES_TAG: run.tags.get(FILES_TAG, ""),
-            },
+            tags={**range_tags(first, last), FILES_TAG: run.tags.get(FILES_TAG, "")},
         )
         for first, last in month_ranges(months)
     ]
