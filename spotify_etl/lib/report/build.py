@@ -117,13 +117,12 @@ def _chart(fig, *, left: float = _LEFT_IN, right: float = _RIGHT_IN, between: fl
     """The figure as SVG (base64), its axes placed `left` and `right` inches from the edges
     (and `between` inches apart, for side-by-side axes)."""
     width, height = fig.get_size_inches()
+    # Matplotlib's wspace is the gap as a share of the axes' mean width (None: as it is).
+    columns = len(fig.axes)
+    wspace = None if between is None else columns * between / (width - left - right - (columns - 1) * between)
     fig.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=_BOTTOM_IN / height, top=1 - _TOP_IN / height
+        left=left / width, right=1 - right / width, bottom=_BOTTOM_IN / height, top=1 - _TOP_IN / height, wspace=wspace
     )
-    if between is not None:
-        # Matplotlib's wspace is the gap as a share of the axes' mean width.
-        columns = len(fig.axes)
-        fig.subplots_adjust(wspace=columns * between / (width - left - right - (columns - 1) * between))
     return _svg(fig)
 
 
