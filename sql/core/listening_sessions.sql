@@ -9,6 +9,9 @@
 -- gap after the latest new play ends. Both ends stay session boundaries: nothing new lies
 -- within the gap of either. The months of the plays whose session changed are left in
 -- changed_months: the facts of those months reload.
+--
+-- A play's start is ts - ms_played as an interval of milliseconds (exact: whole milliseconds),
+-- written the same way wherever it is compared.
 CREATE TEMP TABLE session_rebuild ON COMMIT DROP AS
 SELECT n.listener,
        least(n.first_started, (SELECT min(f.session_start) FROM core.fact_listening_sessions AS f
@@ -19,35 +22,35 @@ SELECT n.listener,
                  WHERE f.listener = n.listener
                    AND f.session_start > n.last_ended + make_interval(secs => %(gap_seconds)s)), 'infinity')
            AS rebuild_until
-FROM (SELECT listener, min(ts - make_interval(secs => coalesce(ms_played, 0) / 1000.0)) AS first_started,
+FROM (SELECT listener, min(ts - coalesce(ms_played, 0) * interval '1 millisecond') AS first_started,
              max(ts) AS last_ended
       FROM new_plays GROUP BY listener) AS n;
 
+-- A play starts a session unless it starts within the gap after the previous one ended; a
+-- session's id is the play_id of its first play: the latest session start so far in the
+-- listener's order, as the running maximum of [position, play_id] over the starts (positions
+-- grow, so the maximum is the latest), which needs no second sort by session.
 CREATE TEMP TABLE session_plays ON COMMIT DROP AS
 WITH plays AS (
-    SELECT s.play_id, s.listener, s.ts,
-           s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) AS started,
-           coalesce(s.ms_played, 0) AS ms_played
+    SELECT s.play_id, s.listener, s.ts, start.started, coalesce(s.ms_played, 0) AS ms_played
     FROM staging.streaming_history AS s
+    CROSS JOIN LATERAL (SELECT s.ts - coalesce(s.ms_played, 0) * interval '1 millisecond' AS started) AS start
     JOIN session_rebuild AS r ON r.listener = s.listener
     -- A play starts before it ends (ts): this bound, on ts itself, lets the block-range index
     -- skip the history before the earliest rebuild (a new export's recent months read only those).
     WHERE s.ts >= (SELECT min(rebuild_from) FROM session_rebuild)
-      AND s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) >= r.rebuild_from
-      AND s.ts - make_interval(secs => coalesce(s.ms_played, 0) / 1000.0) < r.rebuild_until
+      AND start.started >= r.rebuild_from AND start.started < r.rebuild_until
 ), marked AS (
     SELECT *,
-           CASE WHEN started - lag(ts) OVER w <= make_interval(secs => %(gap_seconds)s)
-                THEN 0 ELSE 1 END AS starts_session
+           row_number() OVER w AS position,
+           started - lag(ts) OVER w > make_interval(secs => %(gap_seconds)s) IS NOT FALSE AS starts_session
     FROM plays
     WINDOW w AS (PARTITION BY listener ORDER BY started, play_id)
-), numbered AS (
-    SELECT *, sum(starts_session) OVER (PARTITION BY listener ORDER BY started, play_id) AS n
-    FROM marked
 )
 SELECT play_id, listener, ts, started, ms_played,
-       first_value(play_id) OVER (PARTITION BY listener, n ORDER BY started, play_id) AS session_id
-FROM numbered;
+       (max(ARRAY[position, play_id]) FILTER (WHERE starts_session)
+            OVER (PARTITION BY listener ORDER BY started, play_id))[2] AS session_id
+FROM marked;
 
 -- The sessions rebuilt go, with their plays' assignments (also those of plays no longer staged).
 CREATE TEMP TABLE sessions_replaced ON COMMIT DROP AS
@@ -84,10 +87,11 @@ GROUP BY session_id, listener;
 
 -- Months of plays whose session is new or another (their fact rows carry the session id).
 INSERT INTO changed_months
-SELECT DISTINCT to_char(p.ts AT TIME ZONE 'UTC', 'YYYY-MM')
-FROM session_plays AS p
-LEFT JOIN assignments_replaced AS a ON a.play_id = p.play_id
-WHERE a.session_id IS DISTINCT FROM p.session_id;
+SELECT to_char(month, 'YYYY-MM')
+FROM (SELECT DISTINCT date_trunc('month', p.ts AT TIME ZONE 'UTC') AS month
+      FROM session_plays AS p
+      LEFT JOIN assignments_replaced AS a ON a.play_id = p.play_id
+      WHERE a.session_id IS DISTINCT FROM p.session_id) AS changed;
 
 -- Fresh statistics for the fact loads that join these.
 ANALYZE core.play_session;
