@@ -16,12 +16,15 @@ import pytest
 
 from spotify_etl.cli.run import run_pipeline
 from spotify_etl.definitions import build_definitions
-from spotify_etl.defs.changed_months import months_to_reload
+from spotify_etl.defs.changed_months import PLAYS_BY_MONTH, months_to_reload
 from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
 from spotify_etl.defs.mart.listening_report import listening_report
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.defs.stale_status import StaleStatus, stale_status_resolver
+from spotify_etl.lib.ingestion import ingest_raw_dir
 from spotify_etl.lib.synthetic import generate_plays
+from spotify_etl.lib.warehouse.database import connect, prepare_warehouse
+from spotify_etl.lib.warehouse.incremental import month_versions
 from spotify_etl.settings import ensure_dagster_home, load_settings
 from spotify_etl_tests.conftest import fresh_warehouse_url
 from spotify_etl_tests.export_factory import account_music, episode_play, play, write_json
@@ -345,6 +348,11 @@ def test_observing_every_month_again_finds_the_versions_the_steps_reported(cli, 
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
     write_json(raw_dir / "StreamingHistory_music_0.json", [account_music(p) for p in _history()[:3]])
     assert run().success
+    # The first run reported each month once: dim_listener leaves a listener's months, added
+    # with plays the sessions had not read yet, to the sessions' report.
+    first = _observations(instance)
+    assert sorted(partition for partition, _ in first) == [f"2024-{m:02d}-01" for m in range(1, 9)]
+    assert {step for _, step in first} == {"fact_listening_sessions"}
     write_json(raw_dir / "Streaming_History_Audio_2024_1.json", _new_file())
     assert run().success
     monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
@@ -361,3 +369,41 @@ def test_observing_every_month_again_finds_the_versions_the_steps_reported(cli, 
     assert {resolver.get_status(fact_tracks_history.key, m) for m in months} == {StaleStatus.FRESH}
     assert months_to_reload(instance) == set()
     assert run().nothing_new
+
+
+def test_a_listener_added_after_the_sessions_read_its_plays_has_its_months_reported(
+    raw_dir, database_url, monkeypatch
+) -> None:
+    """The sessions built (as "Materialize" on them alone does) before dim_listener knew the
+    listener: their report had no home zone, so dim_listener reports those months itself, and
+    each month's last report is its version now."""
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
+    prepare_warehouse(database_url)
+    ingest_raw_dir(database_url, raw_dir)
+    monkeypatch.setenv("SPOTIFY_ETL_DATABASE_URL", database_url)
+    monkeypatch.setenv("SPOTIFY_ETL_RAW_DIR", str(raw_dir))
+    defs = build_definitions(load_settings())
+    instance = dg.DagsterInstance.ephemeral()
+    job = defs.resolve_implicit_global_asset_job_def()
+    for asset in ("fact_listening_sessions", "dim_listener"):
+        assert job.execute_in_process(instance=instance, asset_selection=[dg.AssetKey(asset)]).success
+    months = [f"2024-{m:02d}-01" for m in range(1, 9)]
+    by_step = {}
+    for partition, step in _observations(instance):
+        by_step.setdefault(step, []).append(partition)
+    assert {step: sorted(partitions) for step, partitions in by_step.items()} == {
+        "fact_listening_sessions": months,
+        "dim_listener": months,
+    }
+    with connect(database_url) as conn:
+        now = month_versions(conn, {m[:7] for m in months})
+    last = {}
+    for record in instance.fetch_observations(PLAYS_BY_MONTH, limit=1000, ascending=True).records:
+        last[record.partition_key[:7]] = record.event_log_entry.tags["dagster/data_version"]
+    assert last == now
+
+
+def _observations(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
+    """Each observation of plays_by_month: its month's partition and the step that made it."""
+    records = instance.fetch_observations(PLAYS_BY_MONTH, limit=10_000).records
+    return [(record.partition_key, record.event_log_entry.step_key) for record in records]

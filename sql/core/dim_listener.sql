@@ -1,8 +1,13 @@
 -- Each listener's home: the most frequent conn_country and its time zone, unless the
 -- configured home zone (%(home_time_zone)s) says otherwise. Looked at again for the listeners
--- with new plays; the months of a listener added, or whose home changed (local times change),
--- go to changed_months.
-WITH changed AS (
+-- with new plays; the months of a listener whose home changed (local times change) go to
+-- changed_months. Of a listener added, only the months of plays the sessions step has read
+-- already (files up to %(sessions_read_through)s): it reports the month of every play it
+-- reads, once this home is committed (spotify_etl.lib.warehouse.incremental.files_read), so
+-- a first run digests and observes each month once, not twice.
+WITH known AS (
+    SELECT listener FROM core.dim_listener
+), changed AS (
 INSERT INTO core.dim_listener (listener, home_country, home_time_zone)
 SELECT listeners.listener, top.conn_country,
        coalesce(%(home_time_zone)s, ct.timezone, 'UTC')
@@ -22,7 +27,8 @@ RETURNING listener
 INSERT INTO changed_months
 SELECT DISTINCT to_char(s.ts AT TIME ZONE 'UTC', 'YYYY-MM')
 FROM staging.streaming_history AS s
-JOIN changed AS c ON c.listener = s.listener;
+JOIN changed AS c ON c.listener = s.listener
+WHERE c.listener IN (SELECT listener FROM known) OR s.source_file_id <= %(sessions_read_through)s;
 
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
 ANALYZE core.dim_listener;

@@ -11,12 +11,13 @@ so its cost follows the new data, not the history. A change that alters facts al
 import dagster as dg
 
 from spotify_etl.defs.changed_months import report_changed_months, rules_version
+from spotify_etl.defs.core.listening_sessions import SESSIONS_STEP
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
 from spotify_etl.defs.enrichment.resolved_names import resolved_names
 from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.timezones import single_zone_countries, validate_zone
-from spotify_etl.lib.warehouse.incremental import IncrementalBuild, build_from_new_plays
+from spotify_etl.lib.warehouse.incremental import IncrementalBuild, build_from_new_plays, files_read
 
 
 def _built(
@@ -121,10 +122,12 @@ def dim_listener(
             )
         if home and home not in known:
             raise ValueError(f"time zone {home!r} is unknown to the PostgreSQL server")
+        params = {
+            "home_time_zone": home,
+            "sessions_read_through": files_read(conn, SESSIONS_STEP),
+        }
         # Another home zone setting: every listener's home is looked at again.
-        built = build_from_new_plays(
-            conn, "dim_listener", "core/dim_listener.sql", {"home_time_zone": home}, settings=home or ""
-        )
+        built = build_from_new_plays(conn, "dim_listener", "core/dim_listener.sql", params, settings=home or "")
         homes = dict(conn.execute("SELECT listener, home_time_zone FROM core.dim_listener ORDER BY 1").fetchall())
     return _built(
         context, warehouse, "dim_listener", built, home, metadata={"home_time_zones": dg.MetadataValue.json(homes)}

@@ -10,6 +10,8 @@ from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import build_from_new_plays
 
+# The step's name for its watermark (spotify_etl.lib.warehouse.incremental).
+SESSIONS_STEP = "fact_listening_sessions"
 # A gap this long between one play's end and the next one's start ends a session.
 DEFAULT_SESSION_GAP_MINUTES = 30
 # A session's length category: the first whose bound (minutes) it stays under; 'marathon' beyond.
@@ -42,7 +44,7 @@ def fact_listening_sessions(
     # Another gap or other bounds: every session is built again.
     settings = repr(sorted(params.items()))
     with warehouse.connect() as conn:
-        built = build_from_new_plays(conn, "fact_listening_sessions", "core/listening_sessions.sql", params, settings)
+        built = build_from_new_plays(conn, SESSIONS_STEP, "core/listening_sessions.sql", params, settings)
         by_category = dict(
             conn.execute(
                 "SELECT length_category, count(*) FROM core.fact_listening_sessions GROUP BY 1 ORDER BY 1"

@@ -6,7 +6,8 @@ window as the temporary view `new_plays` and `advance()` records it read, in the
 transaction, so a step that fails reads the same plays again next time. Files are committed
 in the order of their ids (one ingestion at a time, merges in file order), so the window is
 exact. A step whose settings changed (the session gap, the home time zone) starts again from
-the first file. The months (YYYY-MM, UTC, the facts' partitions) that a change reaches are
+the first file. A build holds its step's lock until it commits, so `files_read` by another
+step waits for it. The months (YYYY-MM, UTC, the facts' partitions) that a change reaches are
 what the facts must reload.
 """
 
@@ -78,14 +79,29 @@ def window_is_empty(conn: psycopg.Connection, step: str, settings: str = "") -> 
     return _window(conn, step, settings, lock=False).is_empty
 
 
+def files_read(conn: psycopg.Connection, step: str) -> int:
+    """The last source file whose plays `step` has read (0: none), once a build of it in
+    progress has committed; until the caller's transaction ends, no build of `step` starts."""
+    conn.execute("SELECT pg_advisory_xact_lock_shared(hashtext(%s))", (_lock_name(step),))
+    row = conn.execute("SELECT source_file_id FROM etl_internal.build_watermarks WHERE step = %s", (step,)).fetchone()
+    return row[0] if row else 0
+
+
 def _window(conn: psycopg.Connection, step: str, settings: str, *, lock: bool) -> PlayWindow:
     """The files after the last one `step` read with `settings` (all, with other settings) up
-    to the last committed; `lock` holds the step's watermark until the transaction ends."""
+    to the last committed; `lock` holds the step's lock (its first build has no watermark row
+    to lock) and its watermark until the transaction ends."""
+    if lock:
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (_lock_name(step),))
     query = sql.SQL("SELECT source_file_id, settings FROM etl_internal.build_watermarks WHERE step = %s {}")
     row = conn.execute(query.format(sql.SQL("FOR UPDATE" if lock else "")), (step,)).fetchone()
     after = row[0] if row and row[1] == settings else 0
     (through,) = conn.execute("SELECT coalesce(max(source_file_id), 0) FROM etl_internal.source_files").fetchone()
     return PlayWindow(step, after, through, settings)
+
+
+def _lock_name(step: str) -> str:
+    return f"spotify_etl build of {step}"
 
 
 def advance(conn: psycopg.Connection, window: PlayWindow) -> None:
