@@ -1,4 +1,4 @@
-"""The aggregates kept with the facts (migration 0017) give each mart view exactly what the
+"""The aggregates kept with the facts (migrations 0017, 0018) give each mart view exactly what the
 facts give: after a first load of two listeners, after a new file reloads some months, and after
 a month asked for is reloaded, every view built on them equals its former definition over the
 facts themselves (below, as it was before the aggregates)."""
@@ -16,7 +16,7 @@ from spotify_etl.lib.synthetic import generate_plays, write_json_array
 from spotify_etl.lib.warehouse.database import migrate
 from spotify_etl.settings import ensure_dagster_home
 
-# Each view's definition over the facts, as the views read before migration 0017.
+# Each view's definition over the facts, as the views read before migrations 0017 and 0018.
 FROM_THE_FACTS = {
     "minutes_by_month": """
 SELECT listener, date_trunc('month', ts_local)::date AS month, 'music' AS kind,
@@ -127,6 +127,17 @@ FROM (
     GROUP BY 1, 2, 3, 4
 ) AS a
 """,
+    "top_shows_by_year": """
+SELECT listener, year, podcast_name, minutes, episodes_played,
+       rank() OVER (PARTITION BY listener, year ORDER BY minutes DESC) AS rank
+FROM (
+    SELECT f.listener, extract(year FROM f.ts_local)::integer AS year, p.podcast_name,
+           round(sum(f.ms_played) / 60000.0, 1) AS minutes, count(DISTINCT f.episode_id) AS episodes_played
+    FROM core.fact_podcasts_history AS f
+    JOIN core.dim_podcast AS p ON p.podcast_id = f.podcast_id
+    GROUP BY 1, 2, 3
+) AS t
+""",
     "genres_by_year": """
 SELECT f.listener, extract(year FROM f.ts_local)::integer AS year, genre,
        round(sum(f.ms_played) / 60000.0, 1) AS minutes
@@ -224,14 +235,14 @@ def test_the_migration_fills_the_aggregates_of_facts_loaded_before_it(run, raw_d
     assert run().success
     with psycopg.connect(database_url) as conn:
         conn.execute("UPDATE core.dim_artist SET genres = ARRAY['jazz'] WHERE artist_id % 2 = 0")
-        # The warehouse as it was before migration 0017, its facts loaded.
+        # The warehouse as it was before migrations 0017 and 0018, its facts loaded.
         conn.execute(
             "DROP TABLE mart.daily_listening, mart.weekday_hour_listening, mart.start_reason_listening,"
-            " mart.track_years CASCADE"
+            " mart.track_years, mart.episode_years CASCADE"
         )
-        conn.execute("DROP FUNCTION mart.refresh_fact_aggregates")
-        conn.execute("DELETE FROM etl_internal.schema_migrations WHERE version = 17")
+        conn.execute("DROP FUNCTION mart.refresh_fact_aggregates, mart.refresh_episode_years")
+        conn.execute("DELETE FROM etl_internal.schema_migrations WHERE version IN (17, 18)")
         conn.execute("DELETE FROM etl_internal.schema_views")
         conn.commit()
-        assert migrate(conn) == ["0017_fact_aggregates", "views"]
+        assert migrate(conn) == ["0017_fact_aggregates", "0018_episode_years", "views"]
     _assert_views_equal_the_facts(database_url)

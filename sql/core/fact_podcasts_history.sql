@@ -32,5 +32,6 @@ CROSS JOIN LATERAL (
 WHERE c.content_kind = 'episode'
   AND c.ts >= %(start)s AND c.ts < %(end)s;
 
--- Its aggregates of these months, from the rows just loaded (migration 0017).
+-- Its aggregates of these months, from the rows just loaded (migrations 0017, 0018).
 SELECT mart.refresh_fact_aggregates('core.fact_podcasts_history', %(start)s, %(end)s);
+SELECT mart.refresh_episode_years(%(start)s, %(end)s);

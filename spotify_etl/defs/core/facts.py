@@ -4,10 +4,10 @@ of ts (UTC).
 Both are PostgreSQL tables partitioned by the same months (migration 0016), one partition per
 month holding plays. Loading months empties their partitions (creating missing ones) and
 inserts them again from staging, and replaces those months' rows of the aggregates the mart's
-views read (migration 0017: per local date, weekday and hour, start reason, year and track),
-in one transaction, so building month by month or all at once gives identical tables, and a
-reload never rewrites another month. A run over many
-months (a backfill) is one run and one statement (BackfillPolicy.single_run()).
+views read (migrations 0017, 0018: per local date, weekday and hour, start reason, year and
+track, year and episode), in one transaction, so building month by month or all at once gives
+identical tables, and a reload never rewrites another month. A run over many months (a
+backfill) is one run and one statement (BackfillPolicy.single_run()).
 
 A month is stale when its partition of plays_by_month has a new version (something it is
 built from changed); the automation condition reloads exactly those months. New rows of the

@@ -1,6 +1,6 @@
 """The mart views in the lineage: one asset spec per file of `sql/views/mart/`, downstream of
 the core tables its SQL reads (`core.<asset>`), and of the facts whose loads keep the
-aggregates it reads (`mart.<aggregate>`, migration 0017).
+aggregates it reads (`mart.<aggregate>`, migrations 0017 and 0018).
 
 They are never materialized: views hold no data, and the warehouse creates them from their
 files whenever it is prepared (spotify_etl.lib.warehouse.views), so they are always current.
@@ -15,12 +15,13 @@ from spotify_etl.lib.warehouse.views import view_files
 _CORE_TABLE = re.compile(r"\bcore\.([a-z_]+)\b")
 _MART_TABLE = re.compile(r"\bmart\.([a-z_]+)\b")
 
-# The aggregates of the facts (migration 0017), each with the facts whose loads keep it.
+# The aggregates of the facts (migrations 0017, 0018), each with the facts whose loads keep it.
 FACT_AGGREGATES = {
     "daily_listening": ("fact_tracks_history", "fact_podcasts_history"),
     "weekday_hour_listening": ("fact_tracks_history", "fact_podcasts_history"),
     "start_reason_listening": ("fact_tracks_history",),
     "track_years": ("fact_tracks_history",),
+    "episode_years": ("fact_podcasts_history",),
 }
 
 
