@@ -9,6 +9,7 @@ import pytest
 
 from spotify_etl.defs.core.facts import fact_tracks_history
 from spotify_etl.lib.synthetic import write_export
+from spotify_etl.lib.timezones import single_zone_countries
 from spotify_etl_tests.export_factory import episode_play, play, write_json
 from spotify_etl_tests.pipeline_helpers import check_results, materialize_all
 
@@ -167,6 +168,14 @@ def test_local_time_across_dst_and_abroad(conn, warehouse, raw_dir) -> None:
     assert _local(conn, "2024-05-01T12:00:00Z") == ("2024-05-01 21:00:00", "Asia/Tokyo", 2100, "2024-05-01")
     assert _local(conn, "2024-05-02T12:00:00Z")[:2] == ("2024-05-02 14:00:00", "Europe/Berlin")
     assert _local(conn, "2024-05-03T23:30:00Z") == ("2024-05-04 01:30:00", "Europe/Berlin", 130, "2024-05-04")
+
+
+def test_a_country_has_one_zone_when_all_its_zones_keep_the_same_offsets() -> None:
+    countries = single_zone_countries()
+    # Germany lists Berlin and Busingen, always an hour ahead of UTC together; Japan one zone.
+    assert countries["DE"] == "Europe/Berlin" and countries["JP"] == "Asia/Tokyo"
+    # Spain's Canary Islands, Cyprus's Famagusta (2016-2017) and the US's zones differ.
+    assert not {"ES", "CY", "US", "RU", "AU"} & countries.keys()
 
 
 def test_configured_home_zone_wins(conn, warehouse, raw_dir) -> None:

@@ -8,13 +8,13 @@ when all its zones in zone.tab keep the same UTC offsets (DE: Berlin and Büsing
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cache
 from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-# Offsets compared on the 15th of every month over the years plays can come from.
-_SAMPLES = [datetime(year, month, 15, 12, tzinfo=UTC) for year in range(2006, 2031) for month in range(1, 13)]
+# Offsets compared on the 15th of every month over the years plays can come from (local noon).
+_SAMPLES = [datetime(year, month, 15, 12) for year in range(2006, 2031) for month in range(1, 13)]
 
 
 @cache
@@ -32,10 +32,12 @@ def single_zone_countries() -> dict[str, str]:
         if len(zones) == 1:  # most countries: nothing to compare
             result[country] = zones[0]
             continue
-        offsets = {
-            tuple(ZoneInfo(zone).utcoffset(sample.replace(tzinfo=None)) for sample in _SAMPLES) for zone in zones
-        }
-        if len(offsets) == 1:
+        # Compared with the first zone sample by sample: most differ at once (US, RU, BR).
+        first = [ZoneInfo(zones[0]).utcoffset(sample) for sample in _SAMPLES]
+        if all(
+            all(ZoneInfo(zone).utcoffset(sample) == offset for sample, offset in zip(_SAMPLES, first, strict=True))
+            for zone in zones[1:]
+        ):
             result[country] = zones[0]
     return result
 
