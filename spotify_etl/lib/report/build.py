@@ -15,7 +15,7 @@ import unicodedata
 import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from string import Template
 
@@ -230,15 +230,29 @@ _QUERIES = (
 def _minutes_by_month(rows: list[tuple]) -> Section:
     if not rows:
         return Section("minutes_by_month", "Minutes per month", "No plays yet.")
-    months = sorted({r[0] for r in rows})
     by = {(r[0], r[1]): float(r[2]) for r in rows}
+    first, last = min(r[0] for r in rows), max(r[0] for r in rows)
+    # Every month from the first to the last (none played: 0), and the start of the one after.
+    starts = [date(year, month, 1) for year in range(first.year, last.year + 2) for month in range(1, 13)]
+    months = [m for m in starts if first <= m <= last]
+    edges = [*months, starts[starts.index(last) + 1]]
     music = [by.get((m, "music"), 0) for m in months]
     podcasts = [by.get((m, "podcast"), 0) for m in months]
     fig, ax = plt.subplots(figsize=(10, 3.4))
-    ax.bar(months, music, width=25, color=_GREEN, label="music")
-    ax.bar(months, podcasts, width=25, bottom=music, color=_BLUE, label="podcasts")
+    # Each series one stepped shape, not a bar a month: 15 years of months were 360 bars, which
+    # took 1.1 s to write as SVG.
+    ax.stairs(music, edges, fill=True, color=_GREEN, label="music")
+    ax.stairs(
+        [m + p for m, p in zip(music, podcasts, strict=True)],
+        edges,
+        baseline=music,
+        fill=True,
+        color=_BLUE,
+        label="podcasts",
+    )
     ax.set_ylabel("minutes")
-    ax.legend(frameon=False)
+    # On a white box: in front of the green shape, the music swatch would not show.
+    ax.legend(loc="upper left", facecolor="white", framealpha=0.9, edgecolor="none")
     ax.spines[["top", "right"]].set_visible(False)
     reading = (
         f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, "
