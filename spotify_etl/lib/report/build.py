@@ -231,16 +231,10 @@ def _minutes_by_month(rows: list[tuple]) -> Section:
     if not rows:
         return Section("minutes_by_month", "Minutes per month", "No plays yet.")
     by = {(r[0], r[1]): float(r[2]) for r in rows}
-    first, last = min(r[0] for r in rows), max(r[0] for r in rows)
-    # Every month from the first to the last (none played: 0), and the start of the one after.
-    starts = [date(year, month, 1) for year in range(first.year, last.year + 2) for month in range(1, 13)]
-    months = [m for m in starts if first <= m <= last]
-    edges = [*months, starts[starts.index(last) + 1]]
-    music = [by.get((m, "music"), 0) for m in months]
-    podcasts = [by.get((m, "podcast"), 0) for m in months]
+    edges = _month_edges([r[0] for r in rows])
+    music = [by.get((m, "music"), 0) for m in edges[:-1]]
+    podcasts = [by.get((m, "podcast"), 0) for m in edges[:-1]]
     fig, ax = plt.subplots(figsize=(10, 3.4))
-    # Each series one stepped shape, not a bar a month: 15 years of months were 360 bars, which
-    # took 1.1 s to write as SVG.
     ax.stairs(music, edges, fill=True, color=_GREEN, label="music")
     ax.stairs(
         [m + p for m, p in zip(music, podcasts, strict=True)],
@@ -256,9 +250,18 @@ def _minutes_by_month(rows: list[tuple]) -> Section:
     ax.spines[["top", "right"]].set_visible(False)
     reading = (
         f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, "
-        f"{months[0]:%B %Y} to {months[-1]:%B %Y}."
+        f"{edges[0]:%B %Y} to {edges[-2]:%B %Y}."
     )
     return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, _chart(fig))
+
+
+def _month_edges(months: list[date]) -> list[date]:
+    """Every month (its first day) from the first to the last of `months`, and the one after:
+    the edges of a stepped shape, a step a month (a month not among them: 0). One shape a
+    series, not a bar a month: 15 years of months were 360 bars, 1.1 s to write as SVG."""
+    first, last = min(months), max(months)
+    starts = [date(year, month, 1) for year in range(first.year, last.year + 2) for month in range(1, 13)]
+    return [m for m in starts if first <= m <= last] + [starts[starts.index(last) + 1]]
 
 
 def _top(key: str, title: str, rows: list[tuple], unit: str) -> Section:
@@ -325,8 +328,10 @@ def _discovery(rows: list[tuple]) -> Section:
     if not rows:
         return Section("discovery", "Artists discovered", "No artists yet.")
     total = sum(int(r[1]) for r in rows)
+    found = {r[0]: int(r[1]) for r in rows}
+    edges = _month_edges(list(found))
     fig, ax = plt.subplots(figsize=(10, 3))
-    ax.bar([r[0] for r in rows], [int(r[1]) for r in rows], width=25, color=_BLUE)
+    ax.stairs([found.get(m, 0) for m in edges[:-1]], edges, fill=True, color=_BLUE)
     ax.set_ylabel("new artists")
     ax.spines[["top", "right"]].set_visible(False)
     best = max(rows, key=lambda r: r[1])
