@@ -2,7 +2,8 @@
 are built from reports the months it changed, as observations of `plays_by_month`, a
 monthly-partitioned asset Dagster observes rather than builds
 (spotify_etl/defs/core/plays_by_month.py): the sessions (every new play, with its session),
-dim_listener (home time zones), dim_track and dim_episode (enrichment).
+dim_listener (home time zones that changed; a listener it adds, only for plays the sessions
+had read), dim_track and dim_episode (enrichment).
 
 Each report's data version is a digest of what the month's facts are built from
 (spotify_etl.lib.warehouse.incremental.month_versions, the same one "Observe" in the UI
