@@ -249,8 +249,7 @@ def _minutes_by_month(rows: list[tuple]) -> Section:
     ax.legend(loc="upper left", facecolor="white", framealpha=0.9, edgecolor="none")
     ax.spines[["top", "right"]].set_visible(False)
     reading = (
-        f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, "
-        f"{edges[0]:%B %Y} to {edges[-2]:%B %Y}."
+        f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, {edges[0]:%B %Y} to {edges[-2]:%B %Y}."
     )
     return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, _chart(fig))
 
