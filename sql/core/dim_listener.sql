@@ -2,9 +2,10 @@
 -- configured home zone (%(home_time_zone)s) says otherwise. Looked at again for the listeners
 -- with new plays; the months of a listener whose home changed (local times change) go to
 -- changed_months. Of a listener added, only the months of plays the sessions step has read
--- already (files up to %(sessions_read_through)s): it reports the month of every play it
--- reads, once this home is committed (spotify_etl.lib.warehouse.incremental.files_read), so
--- a first run digests and observes each month once, not twice.
+-- already (files up to %(sessions_read_through)s): the sessions step reports the month of
+-- every play it reads, and it reads the others once this home is committed
+-- (spotify_etl.lib.warehouse.incremental.files_read), so a first run digests and observes
+-- each month once, not twice.
 WITH known AS (
     SELECT listener FROM core.dim_listener
 ), changed AS (
