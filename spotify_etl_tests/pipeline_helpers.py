@@ -18,6 +18,10 @@ from spotify_etl.defs.resources import (
 from spotify_etl.settings import load_settings
 
 ALL_MONTHS = (monthly_partitions.get_partition_keys()[0], monthly_partitions.get_partition_keys()[-1])
+# The months from the first staged play's to the last's, as the command line loads them: a run
+# over every partition since 2008 costs Dagster an event or two per month and asset, and the
+# months without plays hold no rows (an empty staging table: every month).
+PLAYED = "played"
 
 
 class Runs:
@@ -49,14 +53,15 @@ def materialize_all(
     warehouse: WarehouseResource,
     raw_dir: Path,
     *,
-    months: tuple[str, str] | None = ALL_MONTHS,
+    months: tuple[str, str] | str | None = PLAYED,
     selection: list[str] | dg.AssetSelection | None = None,
     run_config: dict | None = None,
     spotify: SpotifyResource | None = None,
     home_time_zone: str | None = None,
 ) -> Runs:
     """The graph (or `selection`) as the command line runs it: raw_plays over every listener
-    under `raw_dir` in one run, then the rest over the month range (None: a run without one)."""
+    under `raw_dir` in one run, then the rest over the month range (PLAYED: the months holding
+    plays once ingested; None: a run without one)."""
     selected = dg.AssetSelection.all() if selection is None else dg.AssetSelection.from_coercible(selection)
     ingestion = dg.AssetSelection.assets(raw_plays)
     resources = {
@@ -67,24 +72,25 @@ def materialize_all(
     }
     graph = defs.resolve_asset_graph()
     instance = dg.DagsterInstance.ephemeral()
-    runs: list[tuple[dg.AssetSelection, dict | None, dict]] = []  # selection, tags, ops' config
+    # Each run: its selection, its range of partitions (listeners or months) and its ops' config.
+    runs: list[tuple[dg.AssetSelection, tuple[str, str] | str | None, dict]] = []
     if raw_plays.key in selected.resolve(graph):
         if listeners := add_listener_partitions(instance, raw_dir):
-            first, last = listeners[0], listeners[-1]
-            tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
-            runs.append((ingestion, tags, {}))
+            runs.append((ingestion, (listeners[0], listeners[-1]), {}))
         selected = selected - ingestion
         if not selected.resolve(graph):
             selected = None
     if selected is not None:
+        runs.append((selected, months, run_config or {}))
+    results = []
+    for run_selection, partitions, ops in runs:
+        if partitions == PLAYED:  # known once the plays are staged
+            partitions = _played_months(warehouse)
         tags = (
-            {"dagster/asset_partition_range_start": months[0], "dagster/asset_partition_range_end": months[1]}
-            if months
+            {"dagster/asset_partition_range_start": partitions[0], "dagster/asset_partition_range_end": partitions[1]}
+            if partitions
             else None
         )
-        runs.append((selected, tags, run_config or {}))
-    results = []
-    for run_selection, tags, ops in runs:
         result = dg.materialize(
             [*all_assets, *all_asset_checks],
             selection=run_selection,
@@ -98,6 +104,15 @@ def materialize_all(
         assert not failures, failures[0].step_failure_data.error.to_string()
         results.append(result)
     return Runs(results)
+
+
+def _played_months(warehouse: WarehouseResource) -> tuple[str, str]:
+    with warehouse.connect() as conn:
+        first, last = conn.execute(
+            "SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-01'),"
+            " to_char(max(ts) AT TIME ZONE 'UTC', 'YYYY-MM-01') FROM staging.streaming_history"
+        ).fetchone()
+    return (first, last) if first else ALL_MONTHS
 
 
 def check_results(result: Runs | dg.ExecuteInProcessResult) -> dict[str, bool]:
