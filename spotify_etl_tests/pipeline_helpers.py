@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import psycopg
 
 from spotify_etl.definitions import all_asset_checks, all_assets, defs
 from spotify_etl.defs.partitions import add_listener_partitions, monthly_partitions
@@ -85,7 +86,7 @@ def materialize_all(
     results = []
     for run_selection, partitions, ops in runs:
         if partitions == PLAYED:  # known once the plays are staged
-            partitions = _played_months(warehouse)
+            partitions = played_months(warehouse.url())
         tags = (
             {"dagster/asset_partition_range_start": partitions[0], "dagster/asset_partition_range_end": partitions[1]}
             if partitions
@@ -106,8 +107,9 @@ def materialize_all(
     return Runs(results)
 
 
-def _played_months(warehouse: WarehouseResource) -> tuple[str, str]:
-    with warehouse.connect() as conn:
+def played_months(database_url: str) -> tuple[str, str]:
+    """The monthly partitions from the first staged play's to the last's (every one if none)."""
+    with psycopg.connect(database_url) as conn:
         first, last = conn.execute(
             "SELECT to_char(min(ts) AT TIME ZONE 'UTC', 'YYYY-MM-01'),"
             " to_char(max(ts) AT TIME ZONE 'UTC', 'YYYY-MM-01') FROM staging.streaming_history"
