@@ -14,8 +14,9 @@ instance, in one process, alternating instances each round,
 
 and prints medians of --rounds, the cost per partition ((N months - one month) / (N - 1)) and
 per observation ((observations - one month) / N: a run's own cost taken off).
-DAGSTER_EVENT_BATCH_SIZE is set as spotify-etl sets it (the PostgreSQL event log stores a run's
-materializations in batches; SQLite's stores them one by one). 172 months is the span of
+DAGSTER_EVENT_BATCH_SIZE and DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS are set as
+`spotify-etl run` sets them (the PostgreSQL event log stores a run's materializations in
+batches, SQLite's one by one; a run plans its months in one event an asset). 172 months is the span of
 bench/incremental.py's 1M-play export. Without --database-url the PostgreSQL instance is
 skipped.
 """
@@ -36,6 +37,8 @@ from ingest import _drop_database, _fresh_database  # noqa: E402  (the same data
 from spotify_etl.settings import DAGSTER_EVENT_BATCH_SIZE  # noqa: E402
 
 os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", DAGSTER_EVENT_BATCH_SIZE)
+# One planned event an asset, not one a month, as `spotify-etl run` plans (spotify_etl/cli/main.py).
+os.environ.setdefault("DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS", "true")
 
 import dagster as dg  # noqa: E402
 
