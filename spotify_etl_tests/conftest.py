@@ -53,6 +53,7 @@ def server_url() -> Iterator[str]:
     external = os.environ.get("SPOTIFY_ETL_TEST_DATABASE_URL")
     if external:
         yield external
+        _drop_left_databases(external)
         return
     # Outside pytest's temporary directories, which another pytest session may prune while
     # this server still runs from one of them.
@@ -67,13 +68,26 @@ def _with_database(url: str, name: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+# Each database this session created, by server: on a server the tests do not own, those
+# their fixtures did not drop are dropped at the end of the session (another session may be
+# running beside this one on the same server: only this one's).
+_CREATED: dict[str, list[str]] = {}
+
+
 def _fresh_database(server_url: str) -> str:
-    """A new, empty database on the test server (named t_…, dropped by its fixture or left
-    for the server's own cleanup when a test makes more than one)."""
+    """A new, empty database on the test server (named t_…, dropped by its fixture, else at
+    the end of the session with the server, or with it)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    _CREATED.setdefault(server_url, []).append(name)
     return _with_database(server_url, name)
+
+
+def _drop_left_databases(server_url: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        for name in _CREATED.pop(server_url, []):
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def fresh_warehouse_url(server_url: str) -> str:
