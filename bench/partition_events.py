@@ -100,6 +100,7 @@ def main() -> None:
     args = parser.parse_args()
 
     monthly, observer, observed, keys = _definitions(args.months)
+    many_months = f"{args.months} months"
     every_month = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]}
     one_month = {"dagster/partition": keys[-1]}
     kinds = ["sqlite"]
@@ -118,7 +119,7 @@ def main() -> None:
             for kind, instance in instances.items():
                 for step, seconds in (
                     ("one month", _seconds(instance, monthly, one_month)),
-                    (f"{args.months} months", _seconds(instance, monthly, every_month)),
+                    (many_months, _seconds(instance, monthly, every_month)),
                     ("observations", _seconds(instance, observer, None, observed)),
                 ):
                     figures[kind].setdefault(step, []).append(seconds)
@@ -128,15 +129,14 @@ def main() -> None:
         _drop_database(args.database_url, db_url)
 
     print(f"{args.months} monthly partitions, medians of {args.rounds} rounds (seconds a run, start to end)")
-    many_months = f"{args.months} months"
     print(f"{'instance':10} {'one month':>10} {many_months:>12} {'per month':>10} {'observations':>13} {'each':>8}")
     for kind in kinds:
         median = {step: statistics.median(values) for step, values in figures[kind].items()}
-        one, many, observed = median["one month"], median[f"{args.months} months"], median["observations"]
+        one, many, observing = median["one month"], median[many_months], median["observations"]
         per_month = (many - one) / (args.months - 1)
         print(
-            f"{kind:10} {one:10.2f} {many:12.2f} {per_month * 1000:8.1f}ms {observed:13.2f}"
-            f" {(observed - one) / args.months * 1000:6.1f}ms"
+            f"{kind:10} {one:10.2f} {many:12.2f} {per_month * 1000:8.1f}ms {observing:13.2f}"
+            f" {(observing - one) / args.months * 1000:6.1f}ms"
         )
 
 

@@ -75,8 +75,8 @@ _CREATED: dict[str, list[str]] = {}
 
 
 def _fresh_database(server_url: str) -> str:
-    """A new, empty database on the test server (named t_…, dropped by its fixture, else at
-    the end of the session with the server, or with it)."""
+    """A new, empty database on the test server (named t_…): dropped by its fixture, else at
+    the session's end (with the embedded server, or one by one on a server of its own)."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(server_url, autocommit=True) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
