@@ -84,10 +84,15 @@ def _fresh_database(server_url: str) -> str:
     return _with_database(server_url, name)
 
 
-def _drop_left_databases(server_url: str) -> None:
+def _drop_database(server_url: str, name: str) -> None:
     with psycopg.connect(server_url, autocommit=True) as admin:
-        for name in _CREATED.pop(server_url, []):
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    _CREATED.get(server_url, []).remove(name)
+
+
+def _drop_left_databases(server_url: str) -> None:
+    for name in list(_CREATED.get(server_url, [])):
+        _drop_database(server_url, name)
 
 
 def fresh_warehouse_url(server_url: str) -> str:
@@ -123,8 +128,7 @@ def database_url(server_url: str) -> Iterator[str]:
     """A new, empty database for one test; dropped afterwards."""
     url = _fresh_database(server_url)
     yield url
-    with psycopg.connect(server_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(make_url(url).database)))
+    _drop_database(server_url, make_url(url).database)
 
 
 @pytest.fixture

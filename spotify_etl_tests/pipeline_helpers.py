@@ -8,7 +8,7 @@ import dagster as dg
 import psycopg
 
 from spotify_etl.definitions import all_asset_checks, all_assets, defs
-from spotify_etl.defs.partitions import add_listener_partitions, monthly_partitions
+from spotify_etl.defs.partitions import add_listener_partitions, monthly_partitions, range_tags
 from spotify_etl.defs.raw.raw_plays import raw_plays
 from spotify_etl.defs.resources import (
     ExportsResource,
@@ -87,11 +87,7 @@ def materialize_all(
     for run_selection, partitions, ops in runs:
         if partitions == PLAYED:  # known once the plays are staged
             partitions = played_months(warehouse.url())
-        tags = (
-            {"dagster/asset_partition_range_start": partitions[0], "dagster/asset_partition_range_end": partitions[1]}
-            if partitions
-            else None
-        )
+        tags = range_tags(*partitions) if partitions else None
         result = dg.materialize(
             [*all_assets, *all_asset_checks],
             selection=run_selection,

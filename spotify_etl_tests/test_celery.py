@@ -27,7 +27,7 @@ import pytest
 
 from spotify_etl.cli.run import run_pipeline
 from spotify_etl.definitions import full_load_from_environment, ingest_exports_from_environment
-from spotify_etl.defs.partitions import listener_partitions
+from spotify_etl.defs.partitions import listener_partitions, range_tags
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.package_data import sample_dir
 from spotify_etl.lib.synthetic import write_export
@@ -137,8 +137,7 @@ def _launch(deployment: dict) -> Runs:
     type(ingest).get_definition.cache_clear()
     type(ingest).get_repository_definition.cache_clear()
     results = [dg.execute_job(ingest, instance=instance, tags={"dagster/partition": name}) for name in LISTENERS]
-    first, last = played_months(deployment["SPOTIFY_ETL_DATABASE_URL"])
-    tags = {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
+    tags = range_tags(*played_months(deployment["SPOTIFY_ETL_DATABASE_URL"]))
     return Runs([*results, dg.execute_job(load, instance=instance, tags=tags)])
 
 
