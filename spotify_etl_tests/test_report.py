@@ -9,13 +9,16 @@ from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 
+import pytest
+
 from spotify_etl.lib.package_data import sample_dir
-from spotify_etl.lib.report import build as report_build
+from spotify_etl.lib.report import charts
 from spotify_etl.lib.report.build import build_report, render_html, write_report
 from spotify_etl.lib.synthetic import generate_plays
 from spotify_etl_tests.conftest import CLI, cli_environment
 from spotify_etl_tests.export_factory import play, write_json
 from spotify_etl_tests.pipeline_helpers import materialize_all
+from spotify_etl_tests.test_ui_browser import CHROMIUM, CHROMIUM_ARGS
 
 SECTIONS = [
     "minutes_by_month",
@@ -126,20 +129,21 @@ def test_every_name_is_text_the_browser_draws_in_any_script(conn, warehouse, raw
     for name in NAMES:
         assert name in texts, name
     # The family ends in the browser's generic sans-serif, which falls back per glyph.
-    families = set(re.findall(r"font-family: ([^;\"]*)", chart))
+    families = set(re.findall(r"font-family:\s*([^;\"}]*)", chart))
     assert families and all(family.rstrip().endswith("sans-serif") for family in families)
     html = render_html(report)
     assert "data:image/svg+xml;base64," in html and '<meta charset="utf-8">' in html.lower()
 
 
-def test_every_chart_keeps_its_text_inside_the_picture(conn, warehouse, raw_dir, monkeypatch) -> None:
-    """The axes are placed by the widths their labels take at most (not measured by drawing
-    each figure twice): as matplotlib measures every chart, whatever the names, no text lies
-    outside the picture or over a neighbouring axes, and a long name is cut, not squeezed."""
-    long_names = ["방탄소년단" * 8, "The Extraordinarily Long-Named Orchestra of Everything " * 3, "🎵" * 30]
-    plays = [  # played most, so that they head the rankings
+WIDE_NAMES = ["방탄소년단" * 8, "🎵" * 30]
+LONG_NAMES = [WIDE_NAMES[0], "The Extraordinarily Long-Named Orchestra of Everything " * 3, WIDE_NAMES[1]]
+
+
+def _load_long_names(warehouse, raw_dir) -> None:
+    """Plays of LONG_NAMES, played most (so that they head the rankings), and of others."""
+    plays = [
         play(f"2024-0{1 + i}-{1 + day:02d}T10:00:00Z", artist=name, track=f"{name} — live", ms=600_000)
-        for i, name in enumerate(long_names)
+        for i, name in enumerate(LONG_NAMES)
         for day in range(28)
     ]
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", plays)
@@ -147,25 +151,75 @@ def test_every_chart_keeps_its_text_inside_the_picture(conn, warehouse, raw_dir,
     write_json(raw_dir / "Streaming_History_Audio_2023_1.json", list(others))
     materialize_all(warehouse, raw_dir)
 
-    charts: list[str] = []
-    draw = report_build._svg
 
-    def measured(fig) -> str:
-        renderer = fig.canvas.get_renderer()
-        for ax in fig.axes:
-            box = ax.get_tightbbox(renderer)
-            assert fig.bbox.x0 <= box.x0 and box.x1 <= fig.bbox.x1, (fig.axes.index(ax), box, fig.bbox)
-            assert fig.bbox.y0 <= box.y0 and box.y1 <= fig.bbox.y1, (fig.axes.index(ax), box, fig.bbox)
-            for other in fig.axes:
-                assert other is ax or not box.overlaps(other.get_window_extent(renderer))
-        charts.append(fig)
-        return draw(fig)
-
-    monkeypatch.setattr(report_build, "_svg", measured)
+def test_a_long_name_is_cut_and_the_axis_leaves_room_for_it(conn, warehouse, raw_dir) -> None:
+    """A long name is cut (with "…") to the room beside the bars, and the bars start right of
+    the widest label as drawn at most (CJK and emoji one em a character, where pygal would
+    reckon 0.6 em and let them run off the picture)."""
+    _load_long_names(warehouse, raw_dir)
     report = build_report(conn)
-    drawn = [section.key for section in report.sections if section.chart]
-    assert len(charts) == len(drawn) and {"top_artists", "top_tracks", "listening_clock", "skips"} <= set(drawn)
     chart = base64.b64decode(report.section("top_artists").chart).decode()
     labels = [unescape(t) for t in re.findall(r"<text[^>]*>([^<]*)</text>", chart)]
-    for name in long_names:
+    for name in LONG_NAMES:
         assert any(label[:-1] and name.startswith(label[:-1]) and label.endswith("…") for label in labels), name
+    cut = [label for label in labels if label.endswith("…")]
+    assert max(map(charts.text_px, cut)) <= charts.LABEL_ROOM_PX
+    # Wide names alone (a Latin name reckoned by pygal is as wide as they are drawn, and
+    # would make room for them too).
+    wide = [charts.label(name) for name in WIDE_NAMES]
+    for svg, names in ((chart, cut), (base64.b64decode(_wide_names_chart()).decode(), wide)):
+        plot_left = float(re.search(r'transform="translate\(([\d.]+), [\d.]+\)" class="plot"', svg)[1])
+        assert plot_left >= max(map(charts.text_px, names))
+
+
+def _wide_names_chart() -> str:
+    return charts.bars("wide_names", [charts.label(name) for name in WIDE_NAMES], [2, 1], "minutes")
+
+
+@pytest.mark.browser
+def test_every_chart_keeps_its_text_inside_the_picture_as_a_browser_draws_it(conn, warehouse, raw_dir) -> None:
+    """In a real browser, with its fonts: no text of any chart lies outside the picture, and
+    no label of an axis lies over the plot."""
+    from playwright.sync_api import sync_playwright
+
+    _load_long_names(warehouse, raw_dir)
+    report = build_report(conn)
+    drawn = {section.key: base64.b64decode(section.chart).decode() for section in report.sections if section.chart}
+    drawn["wide_names"] = base64.b64decode(_wide_names_chart()).decode()
+    assert {"top_artists", "top_tracks", "listening_clock", "skips", "minutes_by_month"} <= set(drawn)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        # Drawn with a font that has the glyphs (.ci/run installs them), not as narrower boxes.
+        page.set_content('<span style="font: 12px sans-serif">방탄소년단</span>')
+        assert page.evaluate("document.querySelector('span').getBoundingClientRect().width") >= 5 * 11
+        for key, svg in drawn.items():
+            page.set_content(f'<div style="width: 1000px">{svg}</div>')
+            boxes = page.evaluate(_TEXT_BOXES)
+            picture, plot = boxes["picture"], boxes["plot"]
+            assert boxes["texts"], key
+            for text, left, right, top, bottom, axis in boxes["texts"]:
+                where = (key, text, (left, right, top, bottom), picture)
+                assert picture["left"] <= left and right <= picture["right"], where
+                assert picture["top"] <= top and bottom <= picture["bottom"], where
+                if axis == "labels beside":
+                    assert right <= plot["left"], (where, plot)
+        browser.close()
+
+
+# Each text's box as drawn, the picture's and the plot's; a text of pygal's y axis (left of the
+# plot: numbers, or the names of a horizontal chart's bars, or the clock's weekdays) is
+# "labels beside".
+_TEXT_BOXES = """() => {
+  const box = (node) => { const r = node.getBoundingClientRect();
+    return {left: r.left, right: r.right, top: r.top, bottom: r.bottom}; };
+  const svg = document.querySelector("svg");
+  return {
+    picture: box(svg),
+    plot: box(svg.querySelector("g.plot > rect.background")),
+    texts: [...svg.querySelectorAll("text")].filter((t) => t.textContent.trim()).map((t) => {
+      const b = box(t);
+      return [t.textContent, b.left, b.right, b.top, b.bottom, t.closest("g.axis.y") ? "labels beside" : ""];
+    }),
+  };
+}"""

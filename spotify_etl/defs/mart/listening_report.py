@@ -22,8 +22,8 @@ _HEADLINE = ("minutes_by_month", "top_artists", "listening_clock")
     ),
 )
 def listening_report(warehouse: WarehouseResource, reports: ReportsResource) -> dg.MaterializeResult:
-    # Imported here: matplotlib takes half a second to import, which every run that does not
-    # build the report (and every load of the definitions) would pay.
+    # Imported here: the charting library's import, which every run that does not build the
+    # report (and every load of the definitions) would pay.
     from spotify_etl.lib.report.build import CHART_MIME, write_report
 
     with warehouse.connect() as conn:

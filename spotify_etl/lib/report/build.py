@@ -1,43 +1,22 @@
-"""The listening report: charts (matplotlib, embedded as SVG) and one-line readings from the
-`mart` views (queries in sql/report/), rendered into one self-contained HTML file.
-
-Charts keep their text as text (svg.fonttype "none"): the browser draws every name with its
-own fonts, so Korean, Japanese, Chinese, Cyrillic, Arabic (shaped, right to left) and emoji
-names read as they should, where a picture drawn with one bundled font showed boxes."""
+"""The listening report: charts (spotify_etl.lib.report.charts) and one-line readings from the
+`mart` views (queries in sql/report/), rendered into one self-contained HTML file."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import re
-import unicodedata
-import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from string import Template
 
-import matplotlib
+import psycopg
 
-matplotlib.use("Agg")  # no display: render to files
-# Labels are names from the export: "$...$" in a name is text, not mathtext to typeset.
-matplotlib.rcParams["text.parse_math"] = False
-matplotlib.rcParams["svg.fonttype"] = "none"  # text stays text, drawn by the browser
-matplotlib.rcParams["svg.hashsalt"] = "spotify_etl"  # the same chart, the same file
-matplotlib.rcParams["font.family"] = "sans-serif"  # the browser's, with its fallback fonts
-# Matplotlib measures labels with its bundled font, which lacks CJK and emoji glyphs; that
-# only sizes the layout (the browser draws the text), so no warning per glyph.
-warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import psycopg  # noqa: E402
-
-from spotify_etl.lib.warehouse.sql_files import load_sql  # noqa: E402
+from spotify_etl.lib.report import charts
+from spotify_etl.lib.warehouse.sql_files import load_sql
 
 TEMPLATE = Path(__file__).with_name("template.html")
-_GREEN, _BLUE, _GREY = "#1db954", "#3d5a80", "#9aa0a6"
 _WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
@@ -67,7 +46,7 @@ class _Queries:
     """The report's queries, answered one after another on the connection by a thread of
     their own, in the order asked, while the caller draws the charts of those answered:
     psycopg waits for the server without holding the GIL, so the server's work and
-    matplotlib's overlap. (A second connection answering at the same time gained nothing
+    the drawing overlap. (A second connection answering at the same time gained nothing
     measurable on 2 cores: the queries are bound by the server's CPU.)"""
 
     def __init__(self, conn: psycopg.Connection, params: dict) -> None:
@@ -91,70 +70,8 @@ class _Queries:
 CHART_MIME = "image/svg+xml"
 
 
-# Room around the axes, in inches, set from what each chart puts there rather than measured:
-# tight_layout measured every label by drawing the figure an extra time (two thirds of a
-# chart's time), and with matplotlib's font, which is not the one the browser draws the text
-# with (svg.fonttype "none") anyway. The defaults hold tick numbers and an axis label.
-_LEFT_IN, _RIGHT_IN, _BOTTOM_IN, _TOP_IN = 0.8, 0.2, 0.55, 0.15
-_TICK_LABEL_PT = 10  # matplotlib's default size of tick labels
-
-
-def _text_in(text: str) -> float:
-    """How wide a tick label is drawn, in inches: 0.65 em a character, as wide as the letters
-    of matplotlib's and browsers' sans-serif fonts are on average, and 1.2 em a wide one (CJK,
-    emoji), which browsers draw one em wide and matplotlib measures as the wider box of a
-    glyph its font lacks."""
-    ems = sum(1.2 if unicodedata.east_asian_width(char) in "WF" else 0.65 for char in text)
-    return ems * _TICK_LABEL_PT / 72
-
-
-def _labels_in(labels: list[str]) -> float:
-    """Room for a column of tick labels beside an axis, with the ticks' length and padding."""
-    return max(map(_text_in, labels), default=0) + 0.15
-
-
-def _chart(fig, *, left: float = _LEFT_IN, right: float = _RIGHT_IN, between: float | None = None) -> str:
-    """The figure as SVG (base64), its axes placed `left` and `right` inches from the edges
-    (and `between` inches apart, for side-by-side axes)."""
-    width, height = fig.get_size_inches()
-    # Matplotlib's wspace is the gap as a share of the axes' mean width (None: as it is).
-    columns = len(fig.axes)
-    wspace = None if between is None else columns * between / (width - left - right - (columns - 1) * between)
-    fig.subplots_adjust(
-        left=left / width, right=1 - right / width, bottom=_BOTTOM_IN / height, top=1 - _TOP_IN / height, wspace=wspace
-    )
-    return _svg(fig)
-
-
-def _svg(fig) -> str:
-    """The figure, placed, as SVG (base64)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None})
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode()
-
-
 def _hours(minutes: float) -> str:
     return f"{float(minutes) / 60:,.1f} hours"
-
-
-def _label(text: str, inches: float = 3.6) -> str:
-    """A name fit for a chart axis: control characters as spaces, a long name cut to leave
-    the bars most of the chart."""
-    text = re.sub(r"[\x00-\x1f]", " ", text)
-    if _text_in(text) <= inches:
-        return text
-    while _text_in(text + "…") > inches:
-        text = text[:-1]
-    return text + "…"
-
-
-def _bars(labels: list[str], values: list[float], xlabel: str, color: str = _GREEN) -> str:
-    fig, ax = plt.subplots(figsize=(8, max(2.2, 0.38 * len(labels) + 0.8)))
-    ax.barh(labels[::-1], values[::-1], color=color)
-    ax.set_xlabel(xlabel)
-    ax.spines[["top", "right"]].set_visible(False)
-    return _chart(fig, left=_labels_in(labels) + 0.1)
 
 
 def build_report(conn: psycopg.Connection, *, listener: str | None = None, year: int | None = None) -> Report:
@@ -231,46 +148,37 @@ def _minutes_by_month(rows: list[tuple]) -> Section:
     if not rows:
         return Section("minutes_by_month", "Minutes per month", "No plays yet.")
     by = {(r[0], r[1]): float(r[2]) for r in rows}
-    edges = _month_edges([r[0] for r in rows])
-    music = [by.get((m, "music"), 0) for m in edges[:-1]]
-    podcasts = [by.get((m, "podcast"), 0) for m in edges[:-1]]
-    fig, ax = plt.subplots(figsize=(10, 3.4))
-    ax.stairs(music, edges, fill=True, color=_GREEN, label="music")
-    ax.stairs(
-        [m + p for m, p in zip(music, podcasts, strict=True)],
-        edges,
-        baseline=music,
-        fill=True,
-        color=_BLUE,
-        label="podcasts",
-    )
-    ax.set_ylabel("minutes")
-    # On a white box: in front of the green shape, the music swatch would not show.
-    ax.legend(loc="upper left", facecolor="white", framealpha=0.9, edgecolor="none")
-    ax.spines[["top", "right"]].set_visible(False)
+    months = _months([r[0] for r in rows])
+    music = [by.get((m, "music"), 0) for m in months]
+    podcasts = [by.get((m, "podcast"), 0) for m in months]
+    chart = charts.monthly("minutes_by_month", months, {"music": music, "podcasts": podcasts}, "minutes")
     reading = (
-        f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts, {edges[0]:%B %Y} to {edges[-2]:%B %Y}."
+        f"{_hours(sum(music))} of music and {_hours(sum(podcasts))} of podcasts,"
+        f" {months[0]:%B %Y} to {months[-1]:%B %Y}."
     )
-    return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, _chart(fig))
+    return Section("minutes_by_month", "Minutes per month, music and podcasts", reading, chart)
 
 
-def _month_edges(months: list[date]) -> list[date]:
-    """Every month (its first day) from the first to the last of `months`, and the one after:
-    the edges of a stepped shape, a step a month (a month not among them: 0). One shape a
-    series, not a bar a month: 15 years of months were 360 bars, 1.1 s to write as SVG."""
+def _months(months: list[date]) -> list[date]:
+    """Every month (its first day) from the first to the last of `months`: a month without
+    plays shows as a gap, not as a neighbour of the month after it."""
     first, last = min(months), max(months)
-    starts = [date(year, month, 1) for year in range(first.year, last.year + 2) for month in range(1, 13)]
-    return [m for m in starts if first <= m <= last] + [starts[starts.index(last) + 1]]
+    return [
+        date(year, month, 1)
+        for year in range(first.year, last.year + 1)
+        for month in range(1, 13)
+        if first <= date(year, month, 1) <= last
+    ]
 
 
 def _top(key: str, title: str, rows: list[tuple], unit: str) -> Section:
     if not rows:
         return Section(key, title, "Nothing played here yet.")
     # Each query returns the names first, then its measure by which it is ranked, then one more.
-    labels = [_label(" — ".join(str(v) for v in row[:-2] if v)) for row in rows]
+    labels = [charts.label(" — ".join(str(v) for v in row[:-2] if v)) for row in rows]
     values = [float(row[-2]) for row in rows]
     reading = f"Number one: {labels[0]} ({values[0]:,.0f} {unit})."
-    return Section(key, title, reading, _bars(labels, values, unit))
+    return Section(key, title, reading, charts.bars(key, labels, values, unit))
 
 
 def _clock(rows: list[tuple]) -> Section:
@@ -279,15 +187,10 @@ def _clock(rows: list[tuple]) -> Section:
     grid = [[0.0] * 24 for _ in range(7)]
     for day, hour, minutes in rows:
         grid[int(day) - 1][int(hour)] += float(minutes)
-    fig, ax = plt.subplots(figsize=(10, 3.2))
-    image = ax.imshow(grid, aspect="auto", cmap="Greens")
-    ax.set_yticks(range(7), _WEEKDAYS)
-    ax.set_xticks(range(0, 24, 2), [f"{h:02d}" for h in range(0, 24, 2)])
-    ax.set_xlabel("local hour")
-    fig.colorbar(image, ax=ax, label="minutes")  # beside the grid, labelled on its right
+    hours = [f"{hour:02d}" for hour in range(24)]
+    chart = charts.clock("listening_clock", _WEEKDAYS, hours, grid, "local hour (a dot's size: minutes played)")
     day, hour = max(((d, h) for d in range(7) for h in range(24)), key=lambda dh: grid[dh[0]][dh[1]])
     reading = f"You listen most on {_WEEKDAYS[day]}days around {hour:02d}:00 (local time)."
-    chart = _chart(fig, left=_labels_in(_WEEKDAYS) + 0.1, right=1.0)
     return Section("listening_clock", "Listening clock (weekday × local hour)", reading, chart)
 
 
@@ -302,7 +205,7 @@ def _sessions(rows: list[tuple]) -> Section:
         "sessions",
         "Sessions by length (short < 15 min, medium < 1 h, long < 3 h, marathon)",
         reading,
-        _bars(labels, values, "sessions", _BLUE),
+        charts.bars("sessions", labels, values, "sessions", charts.BLUE),
     )
 
 
@@ -311,16 +214,18 @@ def _skips(by_month: list[tuple], by_reason: list[tuple]) -> Section:
         return Section("skips", "Skip rate", "No music plays yet.")
     plays = sum(int(r[1]) for r in by_month)
     overall = sum(float(r[2]) * int(r[1]) for r in by_month) / plays
-    fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.4), gridspec_kw={"width_ratios": [3, 2]})
-    left.plot([r[0] for r in by_month], [float(r[2]) * 100 for r in by_month], color=_GREEN)
-    left.set_ylabel("% skipped")
-    right.barh([r[0] for r in by_reason][::-1], [float(r[3]) * 100 for r in by_reason][::-1], color=_GREY)
-    right.set_xlabel("% skipped, by how the play started")
-    for ax in (left, right):
-        ax.spines[["top", "right"]].set_visible(False)
+    rates = {r[0]: float(r[2]) * 100 for r in by_month}
+    months = _months(list(rates))
+    chart = charts.line_by_month("skips", months, [rates.get(m) for m in months], "% skipped")
+    reasons = (
+        ["how the play started", "", "plays", "% skipped"],
+        [
+            (reason, description or "", f"{plays:,}", f"{float(rate) * 100:.1f}")
+            for reason, description, plays, rate in by_reason
+        ],
+    )
     reading = f"{overall * 100:.1f}% of {plays:,} music plays were skips."
-    chart = _chart(fig, between=_labels_in([str(r[0]) for r in by_reason]) + 0.3)
-    return Section("skips", "Skip rate over time and by reason", reading, chart)
+    return Section("skips", "Skip rate over time and by how the play started", reading, chart, reasons)
 
 
 def _discovery(rows: list[tuple]) -> Section:
@@ -328,14 +233,11 @@ def _discovery(rows: list[tuple]) -> Section:
         return Section("discovery", "Artists discovered", "No artists yet.")
     total = sum(int(r[1]) for r in rows)
     found = {r[0]: int(r[1]) for r in rows}
-    edges = _month_edges(list(found))
-    fig, ax = plt.subplots(figsize=(10, 3))
-    ax.stairs([found.get(m, 0) for m in edges[:-1]], edges, fill=True, color=_BLUE)
-    ax.set_ylabel("new artists")
-    ax.spines[["top", "right"]].set_visible(False)
+    months = _months(list(found))
+    chart = charts.monthly("discovery", months, {"new artists": [found.get(m, 0) for m in months]}, "new artists")
     best = max(rows, key=lambda r: r[1])
     reading = f"{total:,} artists discovered; the most in {best[0]:%B %Y} ({best[1]})."
-    return Section("discovery", "Artists discovered per month", reading, _chart(fig))
+    return Section("discovery", "Artists discovered per month", reading, chart)
 
 
 def _completion(rows: list[tuple]) -> Section:
@@ -346,14 +248,14 @@ def _completion(rows: list[tuple]) -> Section:
             "No episode durations known yet: they come with enrichment (Spotify credentials).",
         )
     shares = [float(r[0]) * 100 for r in rows]
-    fig, ax = plt.subplots(figsize=(8, 3))
-    ax.hist(shares, bins=10, range=(0, 100), color=_BLUE)
-    ax.set_xlabel("% of the episode played")
-    ax.set_ylabel("episodes")
-    ax.spines[["top", "right"]].set_visible(False)
+    tenths = [0] * 10
+    for share in shares:
+        tenths[min(int(share // 10), 9)] += 1  # 100 % falls in the last tenth
+    labels = [f"{10 * tenth}–{10 * tenth + 10} %" for tenth in range(10)]
+    chart = charts.columns("podcast_completion", labels, tenths, "episodes", "share of the episode played")
     finished = sum(1 for s in shares if s >= 90)
     reading = f"{finished} of {len(shares)} episodes played to 90% or more."
-    return Section("podcast_completion", "Podcast completion", reading, _chart(fig))
+    return Section("podcast_completion", "Podcast completion", reading, chart)
 
 
 def _genres(rows: list[tuple]) -> Section:
@@ -362,7 +264,8 @@ def _genres(rows: list[tuple]) -> Section:
             "genres", "Genres", "No genres known: Spotify has deprecated artist genres, and enrichment found none."
         )
     reading = f"Your top genre: {rows[0][0]}."
-    return Section("genres", "Genres", reading, _bars([r[0] for r in rows], [float(r[1]) for r in rows], "minutes"))
+    chart = charts.bars("genres", [charts.label(r[0]) for r in rows], [float(r[1]) for r in rows], "minutes")
+    return Section("genres", "Genres", reading, chart)
 
 
 def _release_decades(rows: list[tuple]) -> Section:
@@ -380,9 +283,8 @@ def _release_decades(rows: list[tuple]) -> Section:
         seconds = sum(row[2] for row in rows) / plays_with_length / 1000
         reading += f"; a track played lasts {int(seconds // 60)}:{int(seconds % 60):02d} on average"
     reading += f"; release date unknown for {unknown:,.0f} minutes." if unknown else "."
-    return Section(
-        "release_decades", title, reading, _bars([row[0] for row in known], [row[1] for row in known], "minutes")
-    )
+    chart = charts.bars("release_decades", [row[0] for row in known], [row[1] for row in known], "minutes")
+    return Section("release_decades", title, reading, chart)
 
 
 def _year_in_review(years: list[tuple], rankings: dict[int, tuple[list[tuple], list[tuple]]]) -> Section:
