@@ -228,7 +228,8 @@ def test_a_new_file_reloads_exactly_the_months_it_changes(cli, raw_dir, database
     outcome = run()
     assert outcome.success, outcome.failure
     assert outcome.changed_months == {"2024-03", "2024-05", "2024-06"}
-    assert [(a[:7], b[:7]) for a, b in outcome.months_loaded] == [("2024-03", "2024-03"), ("2024-05", "2024-06")]
+    # (The last stretch of the months stored loads with the stale dimensions, the others after.)
+    assert sorted((a[:7], b[:7]) for a, b in outcome.months_loaded) == [("2024-03", "2024-03"), ("2024-05", "2024-06")]
     # Every row of the other months is the row that was there (same transaction id).
     assert _row_versions(database_url, ("2024-03", "2024-05", "2024-06")) == before
     # The partitions of the months reloaded were emptied into new files; no other was touched.

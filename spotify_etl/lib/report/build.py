@@ -188,7 +188,7 @@ def _clock(rows: list[tuple]) -> Section:
     for day, hour, minutes in rows:
         grid[int(day) - 1][int(hour)] += float(minutes)
     hours = [f"{hour:02d}" for hour in range(24)]
-    chart = charts.clock("listening_clock", _WEEKDAYS, hours, grid, "local hour (a dot's size: minutes played)")
+    chart = charts.dots("listening_clock", _WEEKDAYS, hours, grid, "local hour (a dot's size: minutes played)")
     day, hour = max(((d, h) for d in range(7) for h in range(24)), key=lambda dh: grid[dh[0]][dh[1]])
     reading = f"You listen most on {_WEEKDAYS[day]}days around {hour:02d}:00 (local time)."
     return Section("listening_clock", "Listening clock (weekday × local hour)", reading, chart)

@@ -6,7 +6,7 @@ Invariants:
   should, where a picture drawn with one font showed boxes.
 - A label fits the room left for it: names are cut to `LABEL_ROOM_PX` (with "…"), and the
   axis leaves room for the widest label as `text_px` reckons it, which errs wide (pygal's own
-  reckoning, 0.6 em a character, is too narrow for CJK and emoji, drawn one em wide).
+  reckoning, 0.6 em a character, is too narrow for CJK and emoji, drawn an em wide or more).
 - The same rows give the same bytes: a chart's id is its name, not pygal's random one.
 - No script: the SVG shows as an image (in the HTML report and in the UI), where none runs, and
   the report works offline.
@@ -25,7 +25,7 @@ from datetime import date
 import pygal
 from pygal.style import Style
 
-GREEN, BLUE, GREY = "#1db954", "#3d5a80", "#9aa0a6"
+GREEN, BLUE = "#1db954", "#3d5a80"
 LABEL_PX = 12  # the font size of labels and axis titles
 LABEL_ROOM_PX = 300  # the widest a name may be drawn beside a bar
 _WIDTH = 1000  # every chart's width; the page scales it to fit
@@ -80,9 +80,7 @@ def _config(height: int, *colors: str, **settings: object) -> dict:
         "js": [],
         "show_legend": False,
         "truncate_label": -1,  # names are cut by `label`, to their drawn width
-        "truncate_legend": -1,
         "margin": _MARGIN,
-        "print_values": False,
         **settings,
     }
 
@@ -155,10 +153,12 @@ def columns(name: str, labels: Sequence[str], values: Sequence[float], unit: str
     return _svg(chart, name)
 
 
-def clock(name: str, rows: Sequence[str], columns: Sequence[str], grid: Sequence[Sequence[float]], x_title: str) -> str:
+def dots(
+    name: str, rows: Sequence[str], column_labels: Sequence[str], grid: Sequence[Sequence[float]], x_title: str
+) -> str:
     """A dot a cell, its size the cell's value: rows top to bottom, columns left to right."""
     chart = pygal.Dot(**_config(320, *[GREEN] * len(rows), x_title=x_title))
-    chart.x_labels = list(columns)
+    chart.x_labels = list(column_labels)
     for title, values in zip(rows, grid, strict=True):
         chart.add(title, list(values))
     return _svg(chart, name)
