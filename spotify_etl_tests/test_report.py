@@ -164,8 +164,8 @@ def test_a_long_name_is_cut_and_the_axis_leaves_room_for_it(conn, warehouse, raw
         assert any(label[:-1] and name.startswith(label[:-1]) and label.endswith("…") for label in labels), name
     cut = [label for label in labels if label.endswith("…")]
     assert max(map(charts.text_px, cut)) <= charts.LABEL_ROOM_PX
-    # Wide names alone (a Latin name reckoned by pygal is as wide as they are drawn, and
-    # would make room for them too).
+    # And wide names alone: beside a long Latin name, which pygal reckons about as wide as it
+    # is drawn, they would find room anyway.
     wide = [charts.label(name) for name in WIDE_NAMES]
     for svg, names in ((chart, cut), (base64.b64decode(_wide_names_chart()).decode(), wide)):
         plot_left = float(re.search(r'transform="translate\(([\d.]+), [\d.]+\)" class="plot"', svg)[1])
