@@ -295,16 +295,16 @@ def run_pipeline(
     enrichment, derived = _unpartitioned(defs, enrich)
     if _stale(instance, defs, derived, StaleStatus.MISSING):
         # Never built (a new warehouse or instance): they run in any case, so with enrichment.
-        stale = enrichment + derived
+        stale_assets = enrichment + derived
     else:
         if enrichment:  # first: what it fetches makes the dimensions stale
             outcome.add(execute(enrichment))
-        stale = _stale(instance, defs, derived) if outcome.success else []
-    if stale:
+        stale_assets = _stale(instance, defs, derived) if outcome.success else []
+    if stale_assets:
         # With them, the facts of the last stretch of months just ingested, and the report if
         # that is all of them: a first run, or one after a new file, is this run after the
         # ingestion's. Other months (the steps report them changed) load below.
-        selection, tags, loading = stale, {}, None
+        selection, tags, loading = [*stale_assets], {}, None
         if stretches := month_ranges(outcome.months_stored):
             loading = stretches[-1]
             selection += [*FACTS, listening_report.key] if len(stretches) == 1 else [*FACTS]

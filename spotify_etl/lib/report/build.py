@@ -220,8 +220,8 @@ def _skips(by_month: list[tuple], by_reason: list[tuple]) -> Section:
     reasons = (
         ["how the play started", "", "plays", "% skipped"],
         [
-            (reason, description or "", f"{plays:,}", f"{float(rate) * 100:.1f}")
-            for reason, description, plays, rate in by_reason
+            (reason, description or "", f"{count:,}", f"{float(rate) * 100:.1f}")
+            for reason, description, count, rate in by_reason
         ],
     )
     reading = f"{overall * 100:.1f}% of {plays:,} music plays were skips."
