@@ -1,0 +1,143 @@
+"""spotify_etl/instance_storage.py: the default instance's SQLite storages keep their
+connections, and their files stay Dagster's own."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.event_log import SqliteEventLogStorage
+from sqlalchemy import event
+from sqlalchemy.pool import Pool
+
+from spotify_etl.instance_storage import ENGINES_KEPT, PooledSqliteEventLogStorage, PooledSqliteRunStorage
+from spotify_etl.settings import ensure_dagster_home
+
+MONTHS = dg.MonthlyPartitionsDefinition(start_date="2024-01-01", end_date="2025-07-01")
+
+
+@dg.asset(partitions_def=MONTHS, backfill_policy=dg.BackfillPolicy.single_run())
+def monthly() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"plays_loaded": 1})
+
+
+def _materialize_every_month(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
+    keys = MONTHS.get_partition_keys()
+    return dg.materialize(
+        [monthly],
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )
+
+
+def _dagster_own_yaml(home: Path) -> None:
+    """The same instance without this package's storages: Dagster's default SQLite classes."""
+    text = (home / "dagster.yaml").read_text(encoding="utf-8")
+    lines, skipping = [], False
+    for line in text.splitlines():
+        if line.startswith(("run_storage:", "event_log_storage:")):
+            skipping = True
+            continue
+        if skipping and line.startswith(" "):
+            continue
+        skipping = False
+        lines.append(line)
+    (home / "dagster.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every new database connection any SQLAlchemy pool opens, while the test runs."""
+    opened: list[object] = []
+
+    def count(dbapi_connection, record) -> None:
+        opened.append(dbapi_connection)
+
+    event.listen(Pool, "connect", count)
+    yield opened
+    event.remove(Pool, "connect", count)
+
+
+def test_the_written_instance_uses_them_and_reuses_its_connections(connects) -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.run_storage) is PooledSqliteRunStorage
+        assert type(instance.event_log_storage) is PooledSqliteEventLogStorage
+        before = len(connects)
+        result = _materialize_every_month(instance)
+        assert result.success
+        # 18 partitions (Dagster's own classes open four connections for each): each file this
+        # run wrote (the run's, the index, runs.db) is opened about once.
+        assert len(connects) - before <= 6
+        assert instance.get_materialized_partitions(monthly.key) == set(MONTHS.get_partition_keys())
+
+
+def test_the_files_are_dagsters_own() -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run_id = _materialize_every_month(instance).run_id
+    _dagster_own_yaml(home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.event_log_storage) is SqliteEventLogStorage
+        assert instance.get_run_by_id(run_id).is_success
+        assert instance.get_materialized_partitions(monthly.key) == set(MONTHS.get_partition_keys())
+        # ... and Dagster's classes write what the pooled ones then read.
+        second = _materialize_every_month(instance).run_id
+    (home / "dagster.yaml").unlink()
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert type(instance.event_log_storage) is PooledSqliteEventLogStorage
+        assert {run.run_id for run in instance.get_runs()} == {run_id, second}
+        materialized = instance.fetch_materializations(monthly.key, limit=100).records
+        assert len(materialized) == 2 * len(MONTHS.get_partition_keys())
+
+
+def test_many_runs_keep_few_files_open() -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        run_ids = [_materialize_every_month(instance).run_id for _ in range(ENGINES_KEPT + 3)]
+        kept = instance.event_log_storage._pooled._engines  # noqa: SLF001  (what this test is about)
+        assert len(kept) == ENGINES_KEPT + 1
+        # The runs whose files were closed read as before (their files opened again).
+        assert all(len(instance.all_logs(run_id)) > 20 for run_id in run_ids)
+
+
+def test_a_forked_process_opens_its_own_connections() -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        _materialize_every_month(instance)
+        engine = instance.event_log_storage._pooled.get(  # noqa: SLF001
+            instance.event_log_storage.conn_string_for_shard("index")
+        )
+        context = multiprocessing.get_context("fork")
+        done = context.Queue()
+        # The instance itself crosses the fork: its engines must not.
+        child = context.Process(target=_fork_and_materialize, args=(instance, done))
+        child.start()
+        child.join(60)
+        assert child.exitcode == 0
+        assert done.get(timeout=5) == (True, False)
+        # The parent's connection still works after the child used the same files.
+        assert _materialize_every_month(instance).success
+        assert len(instance.get_runs()) == 3
+        assert instance.event_log_storage._pooled.get(engine.url.render_as_string()) is engine  # noqa: SLF001
+
+
+def _fork_and_materialize(instance: dg.DagsterInstance, done) -> None:
+    storage = instance.event_log_storage
+    url = storage.conn_string_for_shard("index")
+    parent_engine = storage._pooled._engines.get(url)  # noqa: SLF001
+    success = _materialize_every_month(instance).success
+    done.put((success, storage._pooled.get(url) is parent_engine))  # noqa: SLF001
+
+
+def test_wipe_leaves_a_working_instance() -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        _materialize_every_month(instance)
+        instance.wipe()
+        assert instance.get_runs() == []
+        assert _materialize_every_month(instance).success
+        assert instance.get_materialized_partitions(monthly.key) == set(MONTHS.get_partition_keys())
