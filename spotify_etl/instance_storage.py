@@ -4,15 +4,15 @@ files, the same schema), keeping their database connections open between transac
 Dagster's own classes create a SQLAlchemy engine, and with it a new SQLite connection, for
 every transaction: four for each partition a run materializes, and each engine's cache of
 compiled statements is dropped with it. bench/partition_events.py measured, per monthly
-partition of a run and per observation of a month: 11.3 and 12.8 ms with Dagster's classes,
-4.0 and 4.7 ms with these (docs/benchmarks.md). These keep one engine per database file, whose
-pool keeps connections open.
+partition of a run and per observation of a month: 10.1 and 10.8 ms with Dagster's classes,
+2.4 and 2.9 ms with these (docs/benchmarks.md). These keep one engine per database file, whose
+pool keeps its connections open.
 
 - The files are Dagster's: an instance switches between these classes and Dagster's at any
   time (removing `run_storage` and `event_log_storage` from dagster.yaml goes back).
-- One transaction at a time per storage object, as in Dagster's classes (they hold a lock over
-  each); SQLite's own settings (WAL, synchronous FULL) are untouched, so nothing committed is
-  less durable.
+- The event log makes one transaction at a time, as Dagster's (which holds a lock over each);
+  the run storage's threads each take a connection of their own, as with Dagster's. SQLite's
+  own settings (WAL, synchronous FULL) are untouched: nothing committed is less durable.
 - Engines belong to the process that made them: a forked child makes its own.
 - At most ENGINES_KEPT files keep a connection open (the UI reads many runs' files).
 
@@ -50,10 +50,10 @@ class _Engines:
         self._kept = kept
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._pid = os.getpid()
-        self.lock = threading.RLock()
+        self._lock = threading.Lock()
 
     def get(self, url: str, prepare: Callable[[Engine], None] | None = None) -> Engine:
-        with self.lock:
+        with self._lock:
             if self._pid != os.getpid():
                 # Forked: the parent's connections are not this process's to use or close.
                 for engine in self._engines.values():
@@ -68,7 +68,7 @@ class _Engines:
                 url,
                 # Two: Dagster asks has_table while it holds a transaction on the same file.
                 pool_size=2,
-                # Connections are handed between threads (the UI's), one transaction at a time.
+                # A connection may serve another thread (the UI's) in its next transaction.
                 connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
             )
             if prepare is not None:
@@ -80,16 +80,15 @@ class _Engines:
             return engine
 
     def dispose(self) -> None:
-        with self.lock:
+        with self._lock:
             for engine in self._engines.values():
                 engine.dispose()
             self._engines.clear()
 
     @contextmanager
     def transaction(self, url: str, prepare: Callable[[Engine], None] | None = None) -> Iterator[Connection]:
-        with self.lock:
-            with self.get(url, prepare).connect() as conn, conn.begin():
-                yield conn
+        with self.get(url, prepare).connect() as conn, conn.begin():
+            yield conn
 
 
 class PooledSqliteRunStorage(SqliteRunStorage):
@@ -120,7 +119,10 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     file (`base_dir` as Dagster's: the folder of the runs' files)."""
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
-        self._pooled = _Engines(kept=ENGINES_KEPT + 1)  # before Dagster's __init__ uses the index
+        # Before Dagster's __init__, which may use the index.
+        self._pooled = _Engines(kept=ENGINES_KEPT + 1)
+        # One transaction at a time, as Dagster's class (its watcher threads read while runs write).
+        self._one_at_a_time = threading.RLock()
         super().__init__(base_dir, inst_data)
 
     @classmethod
@@ -133,7 +135,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _transaction(self, shard: str) -> Iterator[Connection]:
         # A file is created (tables, alembic stamp) when its engine is, as Dagster's does on a
         # shard's first connection; again after its engine was closed, which finds it done.
-        with self._pooled.transaction(self.conn_string_for_shard(shard), self._initdb) as conn:
+        with self._one_at_a_time, self._pooled.transaction(self.conn_string_for_shard(shard), self._initdb) as conn:
             yield conn
 
     def run_connection(self, run_id: str | None = None) -> Iterator[Connection]:

@@ -66,6 +66,7 @@ from spotify_etl.lib.export.streams import (
 )
 from spotify_etl.lib.warehouse.incremental import advance, new_plays, window_is_empty
 from spotify_etl.lib.warehouse.sql_files import load_sql
+from spotify_etl.lib.warehouse.statistics import analyze_if_changed
 
 log = logging.getLogger(__name__)
 
@@ -229,10 +230,8 @@ def ingest_raw_dir(
             if busy is not None:
                 busy.result()
         report = IngestReport(outcomes, ignored)
-        if _worth_analyzing(first, report.stored + report.account_twins):
-            # Fresh statistics: the twin search and the transforms that follow join this table
-            # and need a good plan (without them, the twin search took minutes at 1M plays).
-            first.execute("ANALYZE staging.streaming_history")
+        # The twin search and the transforms that follow join this table.
+        if analyze_if_changed(first, "staging.streaming_history", report.stored + report.account_twins):
             first.commit()
         if report.stored:
             # A block-range index knows only the ranges summarized so far; pages filled since
@@ -258,20 +257,6 @@ def nothing_to_ingest(database_url: str, raw_dir: Path) -> bool:
             if not _recorded_unchanged(conn, export_file) and recognise(export_file).kind is not None:
                 return False
         return window_is_empty(conn, _ACCOUNT_TWINS)
-
-
-def _worth_analyzing(conn: psycopg.Connection, stored_now: int) -> bool:
-    """Whether the plays stored now are enough to change the table's statistics: a tenth of
-    what it held (as autovacuum's default analyze threshold would see it), or any at all in a
-    table never analyzed. A few thousand plays into a million are not worth a sample."""
-    if stored_now == 0:
-        return False
-    held, analyzed = conn.execute(
-        "SELECT c.reltuples, s.last_analyze IS NOT NULL OR s.last_autoanalyze IS NOT NULL"
-        " FROM pg_stat_user_tables AS s JOIN pg_class AS c ON c.oid = s.relid"
-        " WHERE s.schemaname = 'staging' AND s.relname = 'streaming_history'"
-    ).fetchone()
-    return not analyzed or stored_now >= 0.1 * max(held, 0)
 
 
 def _warehouse_failed(path: str, exc: psycopg.Error) -> IngestionError:

@@ -61,6 +61,9 @@ WITH deleted AS (
     RETURNING f.session_id
 )
 SELECT session_id FROM deleted;
+-- How many (a temporary table has no statistics of its own): a few sessions are looked up in
+-- play_session by a hash of them, not by sorting all of it.
+ANALYZE sessions_replaced;
 
 CREATE TEMP TABLE assignments_replaced ON COMMIT DROP AS
 WITH deleted AS (
@@ -93,6 +96,5 @@ FROM (SELECT DISTINCT date_trunc('month', p.ts AT TIME ZONE 'UTC') AS month
       LEFT JOIN assignments_replaced AS a ON a.play_id = p.play_id
       WHERE a.session_id IS DISTINCT FROM p.session_id) AS changed;
 
--- Fresh statistics for the fact loads that join these.
-ANALYZE core.play_session;
-ANALYZE core.fact_listening_sessions;
+-- (The fact loads join these: spotify_etl/defs/core/listening_sessions.py refreshes their
+-- statistics when enough of them changed.)

@@ -9,6 +9,7 @@ from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import build_from_new_plays
+from spotify_etl.lib.warehouse.statistics import analyze_if_changed
 
 # The step's name for its watermark (spotify_etl.lib.warehouse.incremental).
 SESSIONS_STEP = "fact_listening_sessions"
@@ -45,6 +46,10 @@ def fact_listening_sessions(
     settings = repr(sorted(params.items()))
     with warehouse.connect() as conn:
         built = build_from_new_plays(conn, SESSIONS_STEP, "core/listening_sessions.sql", params, settings)
+        # The fact loads join what was rebuilt (the file's session_plays, until the commit).
+        assigned, sessions = conn.execute("SELECT count(*), count(DISTINCT session_id) FROM session_plays").fetchone()
+        analyze_if_changed(conn, "core.play_session", assigned)
+        analyze_if_changed(conn, "core.fact_listening_sessions", sessions)
         by_category = dict(
             conn.execute(
                 "SELECT length_category, count(*) FROM core.fact_listening_sessions GROUP BY 1 ORDER BY 1"

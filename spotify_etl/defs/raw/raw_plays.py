@@ -61,12 +61,12 @@ def raw_plays(
         stored, last_file = conn.execute(load_sql("raw/listener_files_totals.sql"), params).fetchone()
         # What staging holds of them is looked at again only when a file was read.
         summary = conn.execute(load_sql("raw/streaming_history_summary.sql"), params).fetchone() if read_now else None
-        observe_staged_plays(context, conn, "raw_plays")
+        staged = observe_staged_plays(context, conn, "raw_plays")
     for failed in report.failed:
         context.log.error(f"FILE FAILED: {failed.path}: {failed.error}")
     metadata = _metadata(report, raw_dir, summary)
     if summary:
-        metadata.update(warehouse.table_metadata("staging.streaming_history"))
+        metadata.update(warehouse.table_metadata("staging.streaming_history", rows=staged))
     metadata["dagster/row_count"] = stored
     # Plays are only ever added (and account twins moved to duplicates, which lowers `stored`).
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(f"{stored}:{last_file}"))

@@ -18,8 +18,10 @@ from spotify_etl.lib.warehouse.sql_files import load_sql
 STAGED_PLAYS = dg.AssetKey("staged_plays")
 
 
-def observe_staged_plays(context: dg.AssetExecutionContext, conn: psycopg.Connection, observed_by: str) -> None:
-    """Log an observation of staged_plays with the version of what staging holds now."""
+def observe_staged_plays(context: dg.AssetExecutionContext, conn: psycopg.Connection, observed_by: str) -> int:
+    """Log an observation of staged_plays with the version of what staging holds now; return
+    its rows, as the ledger adds them up (checked against the table by
+    every_record_accounted_for)."""
     stored, last_file = conn.execute(load_sql("raw/source_files_totals.sql")).fetchone()
     context.log_event(
         dg.AssetObservation(
@@ -29,6 +31,7 @@ def observe_staged_plays(context: dg.AssetExecutionContext, conn: psycopg.Connec
             tags={"dagster/data_version": f"{stored}:{last_file}"},
         )
     )
+    return stored
 
 
 @dg.multi_observable_source_asset(
