@@ -17,9 +17,9 @@ pool keeps its connections open.
 - At most ENGINES_KEPT files keep a connection open (the UI reads many runs' files).
 
 They override the hooks Dagster's SQL storages take connections from (`connect`,
-`run_connection`, `index_connection`) and call Dagster's `_initdb` to create a run's file, the
-one private method used: setup.cfg pins Dagster exactly, and test_instance_storage fails if an
-upgrade changes what these rely on.
+`run_connection`, `index_connection`, and `has_table`, which opened one of its own) and call
+Dagster's `_initdb` to create a run's file, the one private method used: setup.cfg pins Dagster
+exactly, and test_instance_storage fails if an upgrade changes what these rely on.
 """
 
 from __future__ import annotations

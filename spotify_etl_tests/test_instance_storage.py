@@ -4,6 +4,7 @@ connections, and their files stay Dagster's own."""
 from __future__ import annotations
 
 import multiprocessing
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -48,7 +49,7 @@ def _dagster_own_yaml(home: Path) -> None:
 
 
 @pytest.fixture
-def connects(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+def connects() -> Iterator[list[object]]:
     """Every new database connection any SQLAlchemy pool opens, while the test runs."""
     opened: list[object] = []
 
@@ -108,9 +109,8 @@ def test_a_forked_process_opens_its_own_connections() -> None:
     home = ensure_dagster_home()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         _materialize_every_month(instance)
-        engine = instance.event_log_storage._pooled.get(  # noqa: SLF001
-            instance.event_log_storage.conn_string_for_shard("index")
-        )
+        index = instance.event_log_storage.conn_string_for_shard("index")
+        engine = instance.event_log_storage._pooled.get(index)  # noqa: SLF001
         context = multiprocessing.get_context("fork")
         done = context.Queue()
         # The instance itself crosses the fork: its engines must not.
@@ -122,7 +122,7 @@ def test_a_forked_process_opens_its_own_connections() -> None:
         # The parent's connection still works after the child used the same files.
         assert _materialize_every_month(instance).success
         assert len(instance.get_runs()) == 3
-        assert instance.event_log_storage._pooled.get(engine.url.render_as_string()) is engine  # noqa: SLF001
+        assert instance.event_log_storage._pooled.get(index) is engine  # noqa: SLF001
 
 
 def _fork_and_materialize(instance: dg.DagsterInstance, done) -> None:
