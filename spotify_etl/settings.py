@@ -10,7 +10,6 @@ outside tooling relies on them.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -134,24 +133,24 @@ def load_settings() -> Settings:
 # spotify_etl/instance_storage.py (the same files; they keep their connections open). See
 # deploy/dagster.yaml for the PostgreSQL-backed one.
 _DEFAULT_INSTANCE_YAML = """\
-# Written by spotify-etl for this directory (delete this file to have it written again, e.g.
-# after moving the directory): Dagster's local storage, SQLite files in this directory.
+# Written by spotify-etl (delete this file to have it written again): Dagster's local storage,
+# SQLite files in this directory (a relative base_dir is under DAGSTER_HOME).
 # One run at a time: runs share one warehouse, and the sensor may ask for several at once.
 concurrency:
   runs:
     max_concurrent_runs: 1
 # Dagster's SQLite run and event log storages, keeping a connection open between transactions
-# (Dagster's own open one per transaction; the files are the same).
+# (Dagster's own open one per transaction), in the files where Dagster's default keeps them.
 run_storage:
   module: spotify_etl.instance_storage
   class: PooledSqliteRunStorage
   config:
-    base_dir: {history}
+    base_dir: history
 event_log_storage:
   module: spotify_etl.instance_storage
   class: PooledSqliteEventLogStorage
   config:
-    base_dir: {runs}
+    base_dir: history/runs
 # The package's loggers show in each run's event log; every run's events also go to the
 # rotating JSON log under $SPOTIFY_ETL_HOME/logs (secrets redacted).
 python_logs:
@@ -182,10 +181,7 @@ def ensure_dagster_home() -> Path:
     path.mkdir(parents=True, exist_ok=True)
     instance_yaml = path / "dagster.yaml"
     if not instance_yaml.exists():
-        # Where Dagster's default SQLite storage keeps its files (DagsterSqliteStorage).
-        history = path.resolve() / "history"
-        yaml = _DEFAULT_INSTANCE_YAML.format(history=json.dumps(str(history)), runs=json.dumps(str(history / "runs")))
-        instance_yaml.write_text(yaml, encoding="utf-8")
+        instance_yaml.write_text(_DEFAULT_INSTANCE_YAML, encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(path)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", DAGSTER_EVENT_BATCH_SIZE)
     return path

@@ -4,6 +4,7 @@ connections, and their files stay Dagster's own."""
 from __future__ import annotations
 
 import multiprocessing
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -141,3 +142,21 @@ def test_wipe_leaves_a_working_instance() -> None:
         assert instance.get_runs() == []
         assert _materialize_every_month(instance).success
         assert instance.get_materialized_partitions(monthly.key) == set(MONTHS.get_partition_keys())
+
+
+def test_a_copied_home_keeps_its_runs_to_itself(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        first = _materialize_every_month(instance).run_id
+    copy = tmp_path / "copy"
+    shutil.copytree(home, copy)
+    monkeypatch.setenv("DAGSTER_HOME", str(copy))
+    with dg.DagsterInstance.from_config(str(copy)) as instance:
+        assert [run.run_id for run in instance.get_runs()] == [first]
+        second = _materialize_every_month(instance).run_id
+        assert {run.run_id for run in instance.get_runs()} == {first, second}
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert [run.run_id for run in instance.get_runs()] == [first]
+    assert (copy / "history" / "runs" / f"{second}.db").exists()
+    assert not (home / "history" / "runs" / f"{second}.db").exists()
