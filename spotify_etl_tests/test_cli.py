@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import zipfile
@@ -95,3 +96,23 @@ def test_month_options_are_validated(tmp_path: Path) -> None:
     assert result.returncode == 2 and "after" in result.stderr
     result = _cli("run", "--from", "2024-13", env={"SPOTIFY_ETL_HOME": str(tmp_path)}, cwd=tmp_path)
     assert result.returncode == 2 and "YYYY-MM" in result.stderr
+
+
+def test_only_the_command_s_own_process_freezes_what_it_imported(monkeypatch) -> None:
+    """spotify_etl.cli.main._imports_kept_for_good: in `spotify-etl` (console), imports run
+    without the garbage collector and are frozen after; a process calling main keeps its own."""
+    from spotify_etl.cli import main as cli
+
+    before = gc.get_freeze_count()
+    with cli._imports_kept_for_good():
+        assert gc.isenabled()
+    assert gc.get_freeze_count() == before
+    monkeypatch.setattr(cli, "_whole_process", True)
+    try:
+        with cli._imports_kept_for_good():
+            assert not gc.isenabled()
+            kept = [object() for _ in range(10)]  # noqa: F841  (made while importing)
+        assert gc.isenabled()
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
