@@ -15,8 +15,6 @@ pool keeps its connections open.
   own settings (WAL, synchronous FULL) are untouched: nothing committed is less durable.
 - Engines belong to the process that made them: a forked child makes its own.
 - At most ENGINES_KEPT files keep a connection open (the UI reads many runs' files).
-- A relative `base_dir` is under DAGSTER_HOME, the folder of the dagster.yaml naming it: the
-  folder can be moved or copied, and the copy's runs stay in the copy.
 
 They override the hooks Dagster's SQL storages take connections from (`connect`,
 `run_connection`, `index_connection`, and `has_table`, which opened one of its own) and call
@@ -34,7 +32,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as db
-from dagster._core.errors import DagsterInvariantViolationError
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
@@ -43,18 +40,6 @@ from sqlalchemy.engine import Connection, Engine
 
 # Run files with an open connection, at most (the index and the runs' file come on top).
 ENGINES_KEPT = 8
-
-
-def _under_dagster_home(base_dir: str) -> str:
-    """`base_dir` as dagster.yaml gives it, made absolute: a relative one is under DAGSTER_HOME."""
-    if os.path.isabs(base_dir):
-        return base_dir
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise DagsterInvariantViolationError(
-            f"the instance's storage is in {base_dir!r} under DAGSTER_HOME, and DAGSTER_HOME is not set"
-        )
-    return os.path.join(os.path.abspath(home), base_dir)
 
 
 class _Engines:
@@ -117,7 +102,7 @@ class PooledSqliteRunStorage(SqliteRunStorage):
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> PooledSqliteRunStorage:
-        return cls.from_local(_under_dagster_home(config_value["base_dir"]), inst_data=inst_data)
+        return cls.from_local(inst_data=inst_data, **config_value)
 
     @contextmanager
     def connect(self) -> Iterator[Connection]:
@@ -144,7 +129,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def from_config_value(
         cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
     ) -> PooledSqliteEventLogStorage:
-        return cls(_under_dagster_home(config_value["base_dir"]), inst_data=inst_data)
+        return cls(inst_data=inst_data, **config_value)
 
     @contextmanager
     def _transaction(self, shard: str) -> Iterator[Connection]:

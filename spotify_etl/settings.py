@@ -10,7 +10,9 @@ outside tooling relies on them.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -133,24 +135,24 @@ def load_settings() -> Settings:
 # spotify_etl/instance_storage.py (the same files; they keep their connections open). See
 # deploy/dagster.yaml for the PostgreSQL-backed one.
 _DEFAULT_INSTANCE_YAML = """\
-# Written by spotify-etl (delete this file to have it written again): Dagster's local storage,
-# SQLite files in this directory (a relative base_dir is under DAGSTER_HOME).
+# Written by spotify-etl for this directory (written again for the new place if the directory
+# is moved or copied, unless edited): Dagster's local storage, SQLite files in this directory.
 # One run at a time: runs share one warehouse, and the sensor may ask for several at once.
 concurrency:
   runs:
     max_concurrent_runs: 1
 # Dagster's SQLite run and event log storages, keeping a connection open between transactions
-# (Dagster's own open one per transaction), in the files where Dagster's default keeps them.
+# (Dagster's own open one per transaction; the files are the same).
 run_storage:
   module: spotify_etl.instance_storage
   class: PooledSqliteRunStorage
   config:
-    base_dir: history
+    base_dir: {history}
 event_log_storage:
   module: spotify_etl.instance_storage
   class: PooledSqliteEventLogStorage
   config:
-    base_dir: history/runs
+    base_dir: {runs}
 # The package's loggers show in each run's event log; every run's events also go to the
 # rotating JSON log under $SPOTIFY_ETL_HOME/logs (secrets redacted).
 python_logs:
@@ -172,16 +174,35 @@ telemetry:
 DAGSTER_EVENT_BATCH_SIZE = "200"
 
 
+def _default_instance_yaml(dagster_home: Path) -> str:
+    # Where Dagster's default SQLite storage keeps its files (DagsterSqliteStorage). Absolute:
+    # Dagster hands a storage its config alone, and `DagsterInstance.from_config(folder)` opens
+    # an instance whatever DAGSTER_HOME says.
+    history = dagster_home.resolve() / "history"
+    return _DEFAULT_INSTANCE_YAML.format(history=json.dumps(str(history)), runs=json.dumps(str(history / "runs")))
+
+
+def _written_for_elsewhere(text: str, dagster_home: Path) -> bool:
+    """Whether a dagster.yaml is the default one, unedited, written for another folder: this
+    one was moved or copied, and its runs would go on being stored in the original's files."""
+    found = re.search(r"^    base_dir: (\".*\")$", text, re.MULTILINE)
+    if not found:
+        return False
+    written_for = Path(json.loads(found.group(1))).parent
+    return written_for != dagster_home.resolve() and text == _default_instance_yaml(written_for)
+
+
 def ensure_dagster_home() -> Path:
     """DAGSTER_HOME defaults to `$SPOTIFY_ETL_HOME/dagster`; create it, with a dagster.yaml
-    if it has none, so Dagster can use it. Dagster's event batch size defaults to
+    if it has none (or the default one written for the folder it was copied or moved from), so
+    Dagster can use it. Dagster's event batch size defaults to
     DAGSTER_EVENT_BATCH_SIZE, for this process and those it starts (the UI's daemon and runs,
     a Celery worker)."""
     path = load_settings().dagster_home
     path.mkdir(parents=True, exist_ok=True)
     instance_yaml = path / "dagster.yaml"
-    if not instance_yaml.exists():
-        instance_yaml.write_text(_DEFAULT_INSTANCE_YAML, encoding="utf-8")
+    if not instance_yaml.exists() or _written_for_elsewhere(instance_yaml.read_text(encoding="utf-8"), path):
+        instance_yaml.write_text(_default_instance_yaml(path), encoding="utf-8")
     os.environ["DAGSTER_HOME"] = str(path)
     os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", DAGSTER_EVENT_BATCH_SIZE)
     return path

@@ -148,15 +148,20 @@ def test_a_copied_home_keeps_its_runs_to_itself(tmp_path: Path, monkeypatch: pyt
     home = ensure_dagster_home()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         first = _materialize_every_month(instance).run_id
-    copy = tmp_path / "copy"
+    copy, edited = tmp_path / "copy", tmp_path / "edited"
     shutil.copytree(home, copy)
+    shutil.copytree(home, edited)
     monkeypatch.setenv("DAGSTER_HOME", str(copy))
+    assert ensure_dagster_home() == copy
     with dg.DagsterInstance.from_config(str(copy)) as instance:
         assert [run.run_id for run in instance.get_runs()] == [first]
         second = _materialize_every_month(instance).run_id
-        assert {run.run_id for run in instance.get_runs()} == {first, second}
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert [run.run_id for run in instance.get_runs()] == [first]
     assert (copy / "history" / "runs" / f"{second}.db").exists()
-    assert not (home / "history" / "runs" / f"{second}.db").exists()
+    # A dagster.yaml someone edited is theirs: it stays as it is, wherever it points.
+    text = (edited / "dagster.yaml").read_text(encoding="utf-8") + "# mine\n"
+    (edited / "dagster.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("DAGSTER_HOME", str(edited))
+    ensure_dagster_home()
+    assert (edited / "dagster.yaml").read_text(encoding="utf-8") == text
