@@ -170,6 +170,44 @@ def test_local_time_across_dst_and_abroad(conn, warehouse, raw_dir) -> None:
     assert _local(conn, "2024-05-03T23:30:00Z") == ("2024-05-04 01:30:00", "Europe/Berlin", 130, "2024-05-04")
 
 
+def test_the_home_follows_the_plays_per_country_kept_as_staging_changes(conn, warehouse, raw_dir) -> None:
+    """dim_listener reads each listener's plays per country from a table that triggers on
+    staging keep (migration 0019): it equals a count of staging after merges, deletions,
+    updates and truncation, and a later file that tips the balance moves the home."""
+
+    def kept() -> list[tuple]:
+        return rows(conn, "SELECT listener, conn_country, plays FROM etl_internal.listener_country_plays ORDER BY 1, 2")
+
+    def counted() -> list[tuple]:
+        return rows(
+            conn,
+            "SELECT listener, conn_country, count(*) FROM staging.streaming_history"
+            " WHERE conn_country IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
+        )
+
+    home = "SELECT home_country, home_time_zone FROM core.dim_listener"
+    de = [play(f"2024-06-{day:02d}T10:00:00Z", conn_country="DE") for day in range(1, 6)]
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", [*de, play("2024-06-07T10:00:00Z", conn_country="JP")])
+    materialize_all(warehouse, raw_dir)
+    assert conn.execute(home).fetchone() == ("DE", "Europe/Berlin")
+    assert kept() == counted() == [("default", "DE", 5), ("default", "JP", 1)]
+
+    jp = [play(f"2024-07-{day:02d}T10:00:00Z", conn_country="JP") for day in range(1, 7)]
+    write_json(raw_dir / "Streaming_History_Audio_2024_1.json", [*jp, play("2024-07-09T10:00:00Z", conn_country=None)])
+    materialize_all(warehouse, raw_dir)
+    assert conn.execute(home).fetchone() == ("JP", "Asia/Tokyo")
+    assert kept() == counted() == [("default", "DE", 5), ("default", "JP", 7)]
+
+    conn.execute("DELETE FROM staging.streaming_history WHERE conn_country = 'JP' AND ts < '2024-07-04'")
+    conn.execute("UPDATE staging.streaming_history SET conn_country = 'FR' WHERE ts < '2024-06-03'")
+    conn.execute("UPDATE staging.streaming_history SET conn_country = 'SE' WHERE conn_country IS NULL")
+    assert (
+        kept() == counted() == [("default", "DE", 3), ("default", "FR", 2), ("default", "JP", 3), ("default", "SE", 1)]
+    )
+    conn.execute("TRUNCATE staging.streaming_history CASCADE")
+    assert kept() == counted() == []
+
+
 def test_a_country_has_one_zone_when_all_its_zones_keep_the_same_offsets() -> None:
     countries = single_zone_countries()
     # Germany lists Berlin and Busingen, always an hour ahead of UTC together; Japan one zone.

@@ -13,10 +13,11 @@ INSERT INTO core.dim_listener (listener, home_country, home_time_zone)
 SELECT listeners.listener, top.conn_country,
        coalesce(%(home_time_zone)s, ct.timezone, 'UTC')
 FROM (SELECT DISTINCT listener FROM new_plays) AS listeners
+-- Its plays per country are kept as they are staged (migration 0019): a few rows to read.
 LEFT JOIN LATERAL (
-    SELECT conn_country FROM staging.streaming_history AS s
-    WHERE s.listener = listeners.listener AND conn_country IS NOT NULL
-    GROUP BY conn_country ORDER BY count(*) DESC, conn_country LIMIT 1
+    SELECT conn_country FROM etl_internal.listener_country_plays AS c
+    WHERE c.listener = listeners.listener
+    ORDER BY c.plays DESC, c.conn_country LIMIT 1
 ) AS top ON true
 LEFT JOIN etl_internal.country_timezone AS ct ON ct.country_code = top.conn_country
 ON CONFLICT (listener) DO UPDATE
