@@ -168,10 +168,12 @@ def test_zip_and_unpacked_folder_of_one_export(conn, warehouse, raw_dir, tmp_pat
         zf.extractall(raw_dir / "my_spotify_data")
     write_raw(raw_dir / "notes.txt", "my notes")
 
-    report = load(warehouse, raw_dir)
+    said: list[str] = []
+    report = load(warehouse, raw_dir, progress=said.append)
     assert report.stored == 7
     statuses = sorted(f.status for f in report.files)
     assert statuses == ["loaded", "unchanged"]
+    assert sum("already loaded (same content as " in line for line in said) == 1
     reasons = {i.path: i.reason for i in report.ignored}
     assert "PDF" in reasons[f"my_spotify_data.zip!{EXTENDED_DIR}/ReadMeFirst_ExtendedStreamingHistory.pdf"]
     assert "top level is an object" in reasons[f"my_spotify_data.zip!{ACCOUNT_DIR}/YourLibrary.json"]
@@ -397,7 +399,11 @@ def test_touched_file_is_recognised_by_content_and_changed_file_is_read_again(co
     path = write_json(raw_dir / "Streaming_History_Audio_2023_0.json", [play("2023-01-01T00:00:00Z")])
     load(warehouse, raw_dir)
     # Same path, size and time: not even opened.
-    assert [(f.status, f.same_as) for f in load(warehouse, raw_dir).files] == [("unchanged", path.name)]
+    said: list[str] = []
+    assert [(f.status, f.same_as) for f in load(warehouse, raw_dir, progress=said.append).files] == [
+        ("unchanged", path.name)
+    ]
+    assert f"[1/1] {path.name}: already loaded" in said
     # Touched: read again, found identical by its sha256, nothing stored.
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
     touched = load(warehouse, raw_dir)

@@ -269,6 +269,8 @@ def _warehouse_failed(path: str, exc: psycopg.Error) -> IngestionError:
 
 def _describe(index: int, total: int, outcome: FileOutcome) -> str:
     head = f"[{index}/{total}] {outcome.path}: "
+    if outcome.status == "unchanged" and outcome.same_as == outcome.path:
+        return head + "already loaded"
     if outcome.status == "unchanged":
         return head + f"already loaded (same content as {outcome.same_as})"
     body = (
