@@ -88,7 +88,14 @@ def fact_integrity_checks(context: dg.AssetCheckExecutionContext, warehouse: War
         span = {"start": window.start, "end": window.end}
     else:
         span = {"start": "-infinity", "end": "infinity"}
-    for check in FACT_CHECKS:
-        yield check_result_from_sql(
-            warehouse, check.name, check.problems, fact_tracks_history.key, dg.AssetCheckSeverity.ERROR, span
-        )
+    with warehouse.connect(autocommit=True) as conn:
+        for check in FACT_CHECKS:
+            yield check_result_from_sql(
+                warehouse,
+                check.name,
+                check.problems,
+                fact_tracks_history.key,
+                dg.AssetCheckSeverity.ERROR,
+                span,
+                conn=conn,
+            )

@@ -9,6 +9,7 @@ so its cost follows the new data, not the history. A change that alters facts al
 """
 
 import dagster as dg
+import psycopg
 
 from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.core.listening_sessions import SESSIONS_STEP
@@ -26,13 +27,15 @@ def _built(
     name: str,
     build: IncrementalBuild,
     *settings: object,
+    conn: psycopg.Connection,
     metadata: dict | None = None,
 ) -> dg.MaterializeResult:
-    report_changed_months(context, warehouse, build.changed_months, name)
+    """The build's result, once `conn` (the build's connection, still open) has committed it."""
+    report_changed_months(context, warehouse, build.changed_months, name, conn)
     window = build.window
     return dg.MaterializeResult(
         metadata={
-            **warehouse.table_metadata(f"core.{name}"),
+            **warehouse.table_metadata(f"core.{name}", conn=conn),
             **(metadata or {}),
             "source_files_read": "none new" if window.is_empty else f"{window.after_file + 1} .. {window.through_file}",
             "months_changed": len(build.changed_months),
@@ -51,7 +54,8 @@ def _dimension(name: str, description: str, *upstream: dg.AssetsDefinition) -> d
     def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
         with warehouse.connect() as conn:
             built = build_from_new_plays(conn, name, f"core/{name}.sql")
-        return _built(context, warehouse, name, built)
+            conn.commit()
+            return _built(context, warehouse, name, built, conn=conn)
 
     return build
 
@@ -129,6 +133,13 @@ def dim_listener(
         # Another home zone setting: every listener's home is looked at again.
         built = build_from_new_plays(conn, "dim_listener", "core/dim_listener.sql", params, settings=home or "")
         homes = dict(conn.execute("SELECT listener, home_time_zone FROM core.dim_listener ORDER BY 1").fetchall())
-    return _built(
-        context, warehouse, "dim_listener", built, home, metadata={"home_time_zones": dg.MetadataValue.json(homes)}
-    )
+        conn.commit()
+        return _built(
+            context,
+            warehouse,
+            "dim_listener",
+            built,
+            home,
+            conn=conn,
+            metadata={"home_time_zones": dg.MetadataValue.json(homes)},
+        )

@@ -70,13 +70,15 @@ def _load_months(
         plays, loaded, ms_loaded = conn.execute(
             load_sql("core/fact_counts.sql"), {"start": start, "end": end, "kind": kind}
         ).fetchone()
+        conn.commit()
+        table_metadata = warehouse.table_metadata(f"core.{table}", rows=plays, conn=conn)
     context.log.info(f"core.{table}: {loaded} plays loaded for {_span(start, end)}")
     return dg.MaterializeResult(
         metadata={
             "months": _span(start, end),
             "plays_loaded": loaded,
             "hours_loaded": round(float(ms_loaded) / 3_600_000, 1),
-            **warehouse.table_metadata(f"core.{table}", rows=plays),
+            **table_metadata,
         }
     )
 

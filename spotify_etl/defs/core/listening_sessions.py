@@ -55,13 +55,14 @@ def fact_listening_sessions(
                 "SELECT length_category, count(*) FROM core.fact_listening_sessions GROUP BY 1 ORDER BY 1"
             ).fetchall()
         )
-    report_changed_months(context, warehouse, built.changed_months, "fact_listening_sessions")
-    return dg.MaterializeResult(
-        metadata={
-            **warehouse.table_metadata("core.fact_listening_sessions"),
-            "sessions_by_length": dg.MetadataValue.json(by_category),
-            "session_gap_minutes": config.session_gap_minutes,
-            "months_changed": len(built.changed_months),
-        },
-        data_version=rules_version("core/listening_sessions.sql", settings),
-    )
+        conn.commit()
+        report_changed_months(context, warehouse, built.changed_months, "fact_listening_sessions", conn)
+        return dg.MaterializeResult(
+            metadata={
+                **warehouse.table_metadata("core.fact_listening_sessions", conn=conn),
+                "sessions_by_length": dg.MetadataValue.json(by_category),
+                "session_gap_minutes": config.session_gap_minutes,
+                "months_changed": len(built.changed_months),
+            },
+            data_version=rules_version("core/listening_sessions.sql", settings),
+        )

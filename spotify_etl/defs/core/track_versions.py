@@ -43,11 +43,13 @@ def track_versions(config: TrackVersionsConfig, warehouse: WarehouseResource) ->
             for child, link in sorted(links.items()):
                 copy.write_row((child, link.parent_track_id, link.rule, link.confidence))
         conn.execute(load_sql("core/parent_tracks.sql"))
+        conn.commit()
+        metadata = warehouse.table_metadata("etl_internal.parent_tracks", conn=conn)
     by_rule = Counter(link.rule.split(":")[0] for link in links.values())
     by_marker = Counter(link.rule for link in links.values() if link.rule.startswith("title:"))
     return dg.MaterializeResult(
         metadata={
-            **warehouse.table_metadata("etl_internal.parent_tracks"),
+            **metadata,
             "links_by_rule": dg.MetadataValue.json(dict(sorted(by_rule.items()))),
             "title_links_by_marker": dg.MetadataValue.json(dict(sorted(by_marker.items()))),
             "overrides_read": len(overrides),

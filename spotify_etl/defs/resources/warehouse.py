@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import dagster as dg
@@ -77,11 +77,12 @@ class WarehouseResource(dg.ConfigurableResource):
         with self.connect() as conn:
             execute_sql_file(conn, relative_path, params)
 
-    def table_metadata(self, table: str, rows: int | None = None) -> dict:
+    def table_metadata(self, table: str, rows: int | None = None, conn: psycopg.Connection | None = None) -> dict:
         """Row count (counted, unless the caller knows it) and column schema (names, types,
-        comments) of a table, for the catalog."""
+        comments) of a table, for the catalog; read on `conn` if given (a step's own, once it
+        committed: a new connection costs ~5 ms and its first look at the catalog as much)."""
         schema, name = table.split(".")
-        with self.connect() as conn:
+        with nullcontext(conn) if conn is not None else self.connect() as conn:
             columns = conn.execute(load_sql("internal/table_columns.sql"), (schema, name)).fetchall()
             if rows is None:
                 count = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(schema, name))
