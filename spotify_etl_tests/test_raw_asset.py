@@ -101,6 +101,10 @@ def test_a_listeners_unreadable_file_fails_that_listeners_check_only(warehouse, 
     ben_metadata = _materializations(ben, "raw_plays")[0].step_materialization_data.materialization.metadata
     assert ben_metadata["files_read"].value == 2 and ben_metadata["dagster/row_count"].value == 2
     assert ben_metadata["months_changed"].value == ["2023-03", "2023-04"]
+    # What staging holds of ben alone (ana's good records were stored too).
+    assert ben_metadata["plays_by_kind"].value == {"track": 2}
+    assert ben_metadata["first_play"].value.startswith("2023-03-01")
+    assert ben_metadata["last_play"].value.startswith("2023-04-01")
     with warehouse.connect() as conn:
         (stored,) = conn.execute("SELECT count(*) FROM staging.streaming_history").fetchone()
     (observed,) = [e for e in ben.get_asset_observation_events() if e.asset_key == staged_plays.key]

@@ -172,10 +172,19 @@ def test_local_time_across_dst_and_abroad(conn, warehouse, raw_dir) -> None:
 
 def test_the_home_follows_the_plays_per_country_kept_as_staging_changes(conn, warehouse, raw_dir) -> None:
     """dim_listener reads each listener's plays per country from a table that triggers on
-    staging keep (migration 0019): it equals a count of staging after merges, deletions,
-    updates and truncation, and a later file that tips the balance moves the home."""
+    staging keep (migration 0019; raw_plays its plays per kind, 0020): each equals a count of
+    staging after merges, deletions, updates and truncation, and a later file that tips the
+    balance moves the home."""
 
     def kept() -> list[tuple]:
+        assert rows(
+            conn, "SELECT listener, content_kind, plays FROM etl_internal.listener_kind_plays ORDER BY 1, 2"
+        ) == (
+            rows(
+                conn,
+                "SELECT listener, content_kind, count(*) FROM staging.streaming_history GROUP BY 1, 2 ORDER BY 1, 2",
+            )
+        )
         return rows(conn, "SELECT listener, conn_country, plays FROM etl_internal.listener_country_plays ORDER BY 1, 2")
 
     def counted() -> list[tuple]:
@@ -201,6 +210,7 @@ def test_the_home_follows_the_plays_per_country_kept_as_staging_changes(conn, wa
     conn.execute("DELETE FROM staging.streaming_history WHERE conn_country = 'JP' AND ts < '2024-07-04'")
     conn.execute("UPDATE staging.streaming_history SET conn_country = 'FR' WHERE ts < '2024-06-03'")
     conn.execute("UPDATE staging.streaming_history SET conn_country = 'SE' WHERE conn_country IS NULL")
+    conn.execute("UPDATE staging.streaming_history SET content_kind = 'local' WHERE conn_country = 'FR'")
     assert (
         kept() == counted() == [("default", "DE", 3), ("default", "FR", 2), ("default", "JP", 3), ("default", "SE", 1)]
     )
