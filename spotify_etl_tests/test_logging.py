@@ -34,7 +34,7 @@ def test_a_run_writes_its_step_events_to_the_file(database_url, monkeypatch) -> 
     assert outcome.success
     entries = _entries()
     steps = {e["step"] for e in entries if e.get("event") == "STEP_SUCCESS"}
-    assert {"raw_plays", "dim_track", "fact_tracks_history"} <= steps
+    assert {"raw_plays", "dim_track", "fact_tables"} <= steps
     assert {e["run_id"] for e in entries if "run_id" in e} == set(outcome.run_ids)
     progress = [e for e in entries if e.get("step") == "raw_plays" and "stored" in e["message"]]
     assert progress, "the ingestion's progress lines reach the file"

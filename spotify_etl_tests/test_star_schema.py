@@ -122,7 +122,7 @@ def test_reconciliation_fails_when_a_fact_row_is_deleted_behind_its_back(conn, w
     )
     assert check_results(other_month)["reconciles_with_staging"] is True
     checks_alone = materialize_all(
-        warehouse, sample_raw, months=None, selection=dg.AssetSelection.checks_for_assets(fact_tracks_history)
+        warehouse, sample_raw, months=None, selection=dg.AssetSelection.checks_for_assets(fact_tracks_history.key)
     )
     checks = check_results(checks_alone)
     assert checks["reconciles_with_staging"] is False

@@ -37,7 +37,7 @@ full_load_job = dg.define_asset_job(
 
 reload_months_job = dg.define_asset_job(
     name="reload_months",
-    selection=dg.AssetSelection.assets(fact_tracks_history, fact_podcasts_history),
+    selection=dg.AssetSelection.assets(fact_tracks_history.key, fact_podcasts_history.key),
     description=(
         "Reload the facts of chosen months from staging (each month's partition emptied and filled). Launch a backfill "
         "over the months you want; it runs as one run."

@@ -8,7 +8,7 @@ from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_histo
 
 reload_changed_months_sensor = dg.AutomationConditionSensorDefinition(
     "reload_changed_months",
-    target=dg.AssetSelection.assets(fact_tracks_history, fact_podcasts_history),
+    target=dg.AssetSelection.assets(fact_tracks_history.key, fact_podcasts_history.key),
     # Off until turned on in the UI: raw_files_sensor's runs already load the months of a new
     # file; this also reloads the months anything else changed (a session joined across a
     # month's end, a duration from enrichment in the hourly retry).

@@ -13,7 +13,7 @@ from spotify_etl.defs.core.dimensions import (
     dim_time,
     dim_track,
 )
-from spotify_etl.defs.core.facts import fact_podcasts_history, fact_tracks_history
+from spotify_etl.defs.core.facts import fact_tables
 from spotify_etl.defs.core.listening_sessions import fact_listening_sessions
 from spotify_etl.defs.core.plays_by_month import plays_by_month
 from spotify_etl.defs.core.track_versions import track_versions
@@ -31,7 +31,6 @@ assets = [
     fact_listening_sessions,
     plays_by_month,
     track_versions,
-    fact_tracks_history,
-    fact_podcasts_history,
+    fact_tables,
 ]
 asset_checks = [fact_integrity_checks]

