@@ -172,7 +172,7 @@ def test_local_time_across_dst_and_abroad(conn, warehouse, raw_dir) -> None:
 
 def test_the_home_follows_the_plays_per_country_kept_as_staging_changes(conn, warehouse, raw_dir) -> None:
     """dim_listener reads each listener's plays per country from a table that triggers on
-    staging keep (migration 0019; raw_plays its plays per kind, 0020): each equals a count of
+    staging keep (migration 0019, as raw_plays its plays per kind): each equals a count of
     staging after merges, deletions, updates and truncation, and a later file that tips the
     balance moves the home."""
 

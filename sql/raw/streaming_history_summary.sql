@@ -1,4 +1,4 @@
--- What staging.streaming_history holds of some listeners: plays by kind (as migration 0020's
+-- What staging.streaming_history holds of some listeners: plays by kind (as migration 0019's
 -- triggers keep them), first and last play (each listener's from the natural key's index).
 SELECT (SELECT jsonb_object_agg(content_kind, plays)
         FROM (SELECT content_kind, sum(plays) AS plays FROM etl_internal.listener_kind_plays
