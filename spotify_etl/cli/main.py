@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         return _failed(args.command, exc)
 
 
+# Set by `console`: this process is the command alone, and ends with it.
+_whole_process = False
+
+
 def console() -> NoReturn:
     """The `spotify-etl` command: `main`, then exit without tearing the interpreter down.
 
@@ -115,10 +119,6 @@ def console() -> NoReturn:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
-
-
-# Set by `console`: this process is the command alone, and ends with it.
-_whole_process = False
 
 
 @contextmanager
