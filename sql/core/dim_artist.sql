@@ -3,6 +3,8 @@ INSERT INTO core.dim_artist (artist_key, artist_name)
 SELECT DISTINCT 'name:' || artist_name, artist_name
 FROM new_plays
 WHERE content_kind IN ('track', 'local') AND artist_name IS NOT NULL
+-- Ids are drawn in this order: the same plays give the same ids, whatever the plan.
+ORDER BY 1
 ON CONFLICT (artist_key) DO NOTHING;
 
 

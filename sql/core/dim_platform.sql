@@ -15,6 +15,8 @@ SELECT p,
            ELSE 'other'
        END
 FROM (SELECT DISTINCT platform AS p FROM new_plays WHERE platform IS NOT NULL) AS raw
+-- Ids are drawn in this order: the same plays give the same ids, whatever the plan.
+ORDER BY p
 ON CONFLICT (platform) DO NOTHING;
 
 -- Fresh statistics, so that the fact loads join it with a sensible plan.

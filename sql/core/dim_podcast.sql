@@ -3,6 +3,8 @@ INSERT INTO core.dim_podcast (podcast_key, podcast_name)
 SELECT DISTINCT 'name:' || show_name, show_name
 FROM new_plays
 WHERE content_kind = 'episode' AND show_name IS NOT NULL
+-- Ids are drawn in this order: the same plays give the same ids, whatever the plan.
+ORDER BY 1
 ON CONFLICT (podcast_key) DO NOTHING;
 
 

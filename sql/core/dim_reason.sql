@@ -27,6 +27,8 @@ SELECT DISTINCT code, 'Reason not in the known vocabulary: ' || code, 'other', f
 FROM new_plays,
      LATERAL (VALUES (reason_start), (reason_end)) AS r(code)
 WHERE code IS NOT NULL
+-- Ids are drawn in this order: the same plays give the same ids, whatever the plan.
+ORDER BY 1
 ON CONFLICT (reason_code) DO NOTHING;
 
 -- Fresh statistics, so that the fact loads join it with a sensible plan.
