@@ -258,6 +258,27 @@ def test_sessions_split_at_the_gap(conn, warehouse, raw_dir) -> None:
     assert podcast_session == session_of["2024-02-01 11:12:00+00"]
 
 
+def test_surrogate_ids_follow_the_names_whatever_order_the_plays_come_in(conn, warehouse, raw_dir) -> None:
+    """Dimensions keyed by name draw their ids in the names' order: two warehouses built from
+    the same plays agree on every id, whatever plan (parallel or not) produced the names."""
+    names = [f"Name {n:03d}" for n in range(200)]
+    shuffled = names[1::2] + names[::2]
+    plays = []
+    for minute, name in enumerate(shuffled):
+        at = f"{minute // 60:02d}:{minute % 60:02d}:00Z"
+        plays.append(play(f"2021-01-01T{at}", artist=name, platform=name, reason_start=name))
+        plays.append(episode_play(f"2021-02-01T{at}", show=name))
+    write_json(raw_dir / "Streaming_History_Audio_2021_0.json", plays)
+    materialize_all(warehouse, raw_dir)
+    for query in (
+        "SELECT artist_name FROM core.dim_artist WHERE artist_name ^@ 'Name ' ORDER BY artist_id",
+        "SELECT podcast_name FROM core.dim_podcast WHERE podcast_name ^@ 'Name ' ORDER BY podcast_id",
+        "SELECT platform FROM core.dim_platform WHERE platform ^@ 'Name ' ORDER BY platform_id",
+        "SELECT reason_code FROM core.dim_reason WHERE reason_code ^@ 'Name ' ORDER BY reason_id",
+    ):
+        assert [name for (name,) in rows(conn, query)] == names, query
+
+
 def test_generated_dimensions(conn, warehouse, raw_dir) -> None:
     write_json(
         raw_dir / "Streaming_History_Audio_2021_0.json",
