@@ -18,13 +18,11 @@ make every month stale, while a changed rule (SQL or setting) does.
 from __future__ import annotations
 
 import hashlib
-from contextlib import nullcontext
 
 import dagster as dg
 import psycopg
 
 from spotify_etl.defs.partitions import monthly_partitions
-from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import month_versions
 from spotify_etl.lib.warehouse.sql_files import load_sql
 
@@ -34,23 +32,17 @@ FACTS = (dg.AssetKey("fact_tracks_history"), dg.AssetKey("fact_podcasts_history"
 
 
 def report_changed_months(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    months: set[str],
-    changed_by: str,
-    conn: psycopg.Connection | None = None,
+    context: dg.AssetExecutionContext, conn: psycopg.Connection, months: set[str], changed_by: str
 ) -> None:
     """Observe each month (YYYY-MM) of plays_by_month again, once `changed_by` has committed
-    (reading on `conn`, its connection, if given)."""
+    on `conn`, its connection (the months' versions are read on it)."""
     if not months:
         return
     for month in months:
         if not monthly_partitions.has_partition_key(f"{month}-01"):
             # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
             raise ValueError(f"month {month} changed by {changed_by} is outside the monthly partitions")
-    with nullcontext(conn) if conn is not None else warehouse.connect() as conn:
-        versions = month_versions(conn, months)
-    observe_months(context, versions, changed_by)
+    observe_months(context, month_versions(conn, months), changed_by)
     context.log.info(f"{changed_by}: facts of {len(months)} months to reload: {_ranges(months)}")
 
 

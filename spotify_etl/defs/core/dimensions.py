@@ -31,7 +31,7 @@ def _built(
     metadata: dict | None = None,
 ) -> dg.MaterializeResult:
     """The build's result, once `conn` (the build's connection, still open) has committed it."""
-    report_changed_months(context, warehouse, build.changed_months, name, conn)
+    report_changed_months(context, conn, build.changed_months, name)
     window = build.window
     return dg.MaterializeResult(
         metadata={

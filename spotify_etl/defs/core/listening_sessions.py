@@ -56,7 +56,7 @@ def fact_listening_sessions(
             ).fetchall()
         )
         conn.commit()
-        report_changed_months(context, warehouse, built.changed_months, "fact_listening_sessions", conn)
+        report_changed_months(context, conn, built.changed_months, "fact_listening_sessions")
         return dg.MaterializeResult(
             metadata={
                 **warehouse.table_metadata("core.fact_listening_sessions", conn=conn),

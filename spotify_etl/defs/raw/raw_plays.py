@@ -62,12 +62,10 @@ def raw_plays(
         # What staging holds of them is looked at again only when a file was read.
         summary = conn.execute(load_sql("raw/streaming_history_summary.sql"), params).fetchone() if read_now else None
         staged = observe_staged_plays(context, conn, "raw_plays")
-        table_metadata = warehouse.table_metadata("staging.streaming_history", rows=staged, conn=conn)
+        table = warehouse.table_metadata("staging.streaming_history", rows=staged, conn=conn) if summary else {}
     for failed in report.failed:
         context.log.error(f"FILE FAILED: {failed.path}: {failed.error}")
-    metadata = _metadata(report, raw_dir, summary)
-    if summary:
-        metadata.update(table_metadata)
+    metadata = _metadata(report, raw_dir, summary) | table
     metadata["dagster/row_count"] = stored
     # Plays are only ever added (and account twins moved to duplicates, which lowers `stored`).
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(f"{stored}:{last_file}"))
