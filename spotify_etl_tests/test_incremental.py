@@ -248,6 +248,43 @@ def test_a_new_file_reloads_exactly_the_months_it_changes(cli, raw_dir, database
     assert _by_natural_keys(database_url) == _by_natural_keys(clean)
 
 
+def test_a_dimension_that_fails_stops_only_what_waits_for_it_and_the_next_run_catches_up(
+    cli, raw_dir, database_url, server_url
+) -> None:
+    """The dimensions and sessions are built side by side in one step: when dim_artist fails,
+    the others are built and materialized, dim_track (which waits for it) is not, and neither
+    one's watermark moves, so the next run reads the same plays and the warehouse is the one
+    a clean run builds."""
+    run, instance = cli
+    write_json(raw_dir / "Streaming_History_Audio_2024_0.json", _history())
+    with psycopg.connect(database_url) as conn:
+        prepare_warehouse(database_url)
+        conn.execute(
+            "CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$ BEGIN RAISE EXCEPTION 'dim_artist refused'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON core.dim_artist FOR EACH STATEMENT EXECUTE FUNCTION public.refuse()"
+        )
+    failed = run()
+    assert not failed.success
+    assert "TableBuildFailed: dim_artist: dim_artist refused" in failed.failure
+    built = {asset for asset, _ in failed.materializations}
+    assert {"dim_date", "dim_listener", "dim_podcast", "dim_episode", "fact_listening_sessions"} <= built
+    assert not {"dim_artist", "dim_track"} & built
+    with psycopg.connect(database_url) as conn:
+        read = dict(conn.execute("SELECT step, source_file_id FROM etl_internal.build_watermarks").fetchall())
+        assert "dim_artist" not in read and "dim_track" not in read and read["dim_date"] == 1
+        conn.execute("DROP FUNCTION public.refuse() CASCADE")
+
+    again = run()
+    assert again.success, again.failure
+    assert {"dim_artist", "dim_track"} <= {asset for asset, _ in again.materializations}
+    clean = fresh_warehouse_url(server_url)
+    materialize_all(WarehouseResource(database_url=clean), raw_dir)
+    assert _by_natural_keys(database_url) == _by_natural_keys(clean)
+
+
 def test_a_session_joined_across_a_month_end_reloads_the_later_month(cli, raw_dir) -> None:
     """A new play in the last minutes of April that joins a session whose later plays are in
     May gives those May plays another session id: May is reloaded too."""
@@ -405,6 +442,6 @@ def test_a_listener_added_after_the_sessions_read_its_plays_has_its_months_repor
 
 
 def _observations(instance: dg.DagsterInstance) -> list[tuple[str, str]]:
-    """Each observation of plays_by_month: its month's partition and the step that made it."""
+    """Each observation of plays_by_month: its month's partition and what made it (observed_by)."""
     records = instance.fetch_observations(PLAYS_BY_MONTH, limit=10_000).records
-    return [(record.partition_key, record.event_log_entry.step_key) for record in records]
+    return [(record.partition_key, record.asset_observation.metadata["observed_by"].value) for record in records]

@@ -34,7 +34,7 @@ def test_a_run_writes_its_step_events_to_the_file(database_url, monkeypatch) -> 
     assert outcome.success
     entries = _entries()
     steps = {e["step"] for e in entries if e.get("event") == "STEP_SUCCESS"}
-    assert {"raw_plays", "dim_track", "fact_tables"} <= steps
+    assert {"raw_plays", "dimensions_and_sessions", "fact_tables"} <= steps
     assert {e["run_id"] for e in entries if "run_id" in e} == set(outcome.run_ids)
     progress = [e for e in entries if e.get("step") == "raw_plays" and "stored" in e["message"]]
     assert progress, "the ingestion's progress lines reach the file"
@@ -45,14 +45,16 @@ def test_an_injected_failure_is_logged_with_its_context(conn, database_url, monk
     conn.execute("DROP TABLE core.dim_time CASCADE")  # dim_time.sql will fail
     conn.commit()
     instance, outcome = _run(monkeypatch, database_url)
-    assert not outcome.success and "dim_time" in outcome.failure
+    # The one-line failure names the table whose build failed, within the step that built it.
+    assert not outcome.success
+    assert 'TableBuildFailed: dim_time: relation "core.dim_time" does not exist' in outcome.failure
     entries = _entries()
     sql_error = next(e for e in entries if e.get("sql_step") == "core/dim_time.sql")
     assert sql_error["level"] == "ERROR"
     assert sql_error["exception"]["type"] == "UndefinedTable"
     assert "Traceback" in sql_error["exception"]["traceback"]
     failure = next(e for e in entries if e.get("event") == "STEP_FAILURE")
-    assert failure["step"] == "dim_time" and "UndefinedTable" in failure["exception"]["traceback"]
+    assert failure["step"] == "dimensions_and_sessions" and "UndefinedTable" in failure["exception"]["traceback"]
     # The same line shows in the run's event log in the UI (a managed Python logger).
     messages = [e.user_message for e in instance.all_logs(outcome.run_id)]
     assert any("SQL step core/dim_time.sql failed" in m for m in messages)

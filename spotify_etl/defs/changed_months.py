@@ -18,6 +18,8 @@ make every month stale, while a changed rule (SQL or setting) does.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
 import dagster as dg
 import psycopg
@@ -31,19 +33,32 @@ PLAYS_BY_MONTH = dg.AssetKey("plays_by_month")
 FACTS = (dg.AssetKey("fact_tracks_history"), dg.AssetKey("fact_podcasts_history"))
 
 
-def report_changed_months(
-    context: dg.AssetExecutionContext, conn: psycopg.Connection, months: set[str], changed_by: str
-) -> None:
-    """Observe each month (YYYY-MM) of plays_by_month again, once `changed_by` has committed
-    on `conn`, its connection (the months' versions are read on it)."""
-    if not months:
-        return
+@dataclass(frozen=True)
+class ChangedMonths:
+    """The months (YYYY-MM) a step changed, with their versions once it committed."""
+
+    changed_by: str
+    versions: dict[str, str] = field(default_factory=dict)
+
+
+def read_changed_months(conn: psycopg.Connection, months: set[str], changed_by: str) -> ChangedMonths:
+    """The versions of the months `changed_by` changed, read on `conn`, its connection, once it
+    committed (no query when it changed none)."""
     for month in months:
         if not monthly_partitions.has_partition_key(f"{month}-01"):
             # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
             raise ValueError(f"month {month} changed by {changed_by} is outside the monthly partitions")
-    observe_months(context, month_versions(conn, months), changed_by)
-    context.log.info(f"{changed_by}: facts of {len(months)} months to reload: {_ranges(months)}")
+    return ChangedMonths(changed_by, month_versions(conn, months))
+
+
+def report_changed_months(context: dg.AssetExecutionContext, changed: ChangedMonths) -> None:
+    """Observe each month changed again, with its version, and say so in the step's log."""
+    if not changed.versions:
+        return
+    observe_months(context, changed.versions, changed.changed_by)
+    context.log.info(
+        f"{changed.changed_by}: facts of {len(changed.versions)} months to reload: {_ranges(changed.versions)}"
+    )
 
 
 def observe_months(context: dg.AssetExecutionContext, versions: dict[str, str], observed_by: str) -> None:
@@ -97,6 +112,6 @@ def rules_version(sql_file: str, *settings: object) -> dg.DataVersion:
     return dg.DataVersion(digest.hexdigest()[:16])
 
 
-def _ranges(months: set[str]) -> str:
+def _ranges(months: Iterable[str]) -> str:
     ordered = sorted(months)
     return ordered[0] if len(ordered) == 1 else f"{ordered[0]} .. {ordered[-1]}"

@@ -9,55 +9,33 @@ so its cost follows the new data, not the history. A change that alters facts al
 """
 
 import dagster as dg
-import psycopg
 
-from spotify_etl.defs.changed_months import report_changed_months, rules_version
 from spotify_etl.defs.core.listening_sessions import SESSIONS_STEP
+from spotify_etl.defs.core.table_builds import TableBuilt, built
 from spotify_etl.defs.enrichment.assets import enriched_artists, enriched_episodes, enriched_podcasts, enriched_tracks
 from spotify_etl.defs.enrichment.resolved_names import resolved_names
 from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import ExportsResource, WarehouseResource
 from spotify_etl.lib.timezones import single_zone_countries, validate_zone
-from spotify_etl.lib.warehouse.incremental import IncrementalBuild, build_from_new_plays, files_read
+from spotify_etl.lib.warehouse.incremental import build_from_new_plays, files_read
 
 
-def _built(
-    context: dg.AssetExecutionContext,
-    warehouse: WarehouseResource,
-    name: str,
-    build: IncrementalBuild,
-    *settings: object,
-    conn: psycopg.Connection,
-    metadata: dict | None = None,
-) -> dg.MaterializeResult:
-    """The build's result, once `conn` (the build's connection, still open) has committed it."""
-    report_changed_months(context, conn, build.changed_months, name)
-    window = build.window
-    return dg.MaterializeResult(
-        metadata={
-            **warehouse.table_metadata(f"core.{name}", conn=conn),
-            **(metadata or {}),
-            "source_files_read": "none new" if window.is_empty else f"{window.after_file + 1} .. {window.through_file}",
-            "months_changed": len(build.changed_months),
-        },
-        data_version=rules_version(f"core/{name}.sql", *settings),
-    )
-
-
-def _dimension(name: str, description: str, *upstream: dg.AssetsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
-        name=name,
+def _dimension(name: str, description: str, *upstream: dg.AssetSpec | dg.AssetsDefinition) -> dg.AssetSpec:
+    return dg.AssetSpec(
+        name,
         deps=[staged_plays, *upstream],
         kinds={"postgres", "sql"},
         description=f"core.{name}: {description} Built by sql/core/{name}.sql.",
     )
-    def build(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-        with warehouse.connect() as conn:
-            built = build_from_new_plays(conn, name, f"core/{name}.sql")
-            conn.commit()
-            return _built(context, warehouse, name, built, conn=conn)
 
-    return build
+
+def build_dimension(spec: dg.AssetSpec, warehouse: WarehouseResource) -> TableBuilt:
+    """Build the dimension of `spec` from the plays it has not read, by sql/core/<name>.sql."""
+    name = spec.key.path[-1]
+    with warehouse.connect() as conn:
+        build = build_from_new_plays(conn, name, f"core/{name}.sql")
+        conn.commit()
+        return built(warehouse, spec, build, conn=conn)
 
 
 dim_date = _dimension("dim_date", "Calendar days covering every play (local dates), ISO week and year, weekend flag.")
@@ -101,7 +79,8 @@ dim_episode = _dimension(
 )
 
 
-@dg.asset(
+dim_listener = dg.AssetSpec(
+    "dim_listener",
     deps=[staged_plays],
     kinds={"postgres", "sql"},
     description=(
@@ -110,9 +89,9 @@ dim_episode = _dimension(
         "conn_country). Built by sql/core/dim_listener.sql."
     ),
 )
-def dim_listener(
-    context: dg.AssetExecutionContext, exports: ExportsResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+
+
+def build_dim_listener(exports: ExportsResource, warehouse: WarehouseResource) -> TableBuilt:
     home = validate_zone(exports.home_time_zone) if exports.home_time_zone else None
     countries = single_zone_countries()
     with warehouse.connect() as conn:
@@ -131,14 +110,13 @@ def dim_listener(
             "sessions_read_through": files_read(conn, SESSIONS_STEP),
         }
         # Another home zone setting: every listener's home is looked at again.
-        built = build_from_new_plays(conn, "dim_listener", "core/dim_listener.sql", params, settings=home or "")
+        build = build_from_new_plays(conn, "dim_listener", "core/dim_listener.sql", params, settings=home or "")
         homes = dict(conn.execute("SELECT listener, home_time_zone FROM core.dim_listener ORDER BY 1").fetchall())
         conn.commit()
-        return _built(
-            context,
+        return built(
             warehouse,
-            "dim_listener",
-            built,
+            dim_listener,
+            build,
             home,
             conn=conn,
             metadata={"home_time_zones": dg.MetadataValue.json(homes)},

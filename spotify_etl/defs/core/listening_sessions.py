@@ -5,7 +5,8 @@ session are reported for the facts to reload (spotify_etl.defs.changed_months)."
 import dagster as dg
 from pydantic import Field
 
-from spotify_etl.defs.changed_months import report_changed_months, rules_version
+from spotify_etl.defs.changed_months import read_changed_months, rules_version
+from spotify_etl.defs.core.table_builds import TableBuilt
 from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import build_from_new_plays
@@ -25,7 +26,8 @@ class SessionConfig(dg.Config):
     )
 
 
-@dg.asset(
+fact_listening_sessions = dg.AssetSpec(
+    "fact_listening_sessions",
     deps=[staged_plays],
     kinds={"postgres", "sql"},
     description=(
@@ -35,9 +37,9 @@ class SessionConfig(dg.Config):
         + ", marathon beyond. Built by sql/core/listening_sessions.sql."
     ),
 )
-def fact_listening_sessions(
-    context: dg.AssetExecutionContext, config: SessionConfig, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+
+
+def build_sessions(config: SessionConfig, warehouse: WarehouseResource) -> TableBuilt:
     params = {
         "gap_seconds": config.session_gap_minutes * 60,
         **{f"{name}_below_minutes": minutes for name, minutes in LENGTH_CATEGORIES.items()},
@@ -45,7 +47,7 @@ def fact_listening_sessions(
     # Another gap or other bounds: every session is built again.
     settings = repr(sorted(params.items()))
     with warehouse.connect() as conn:
-        built = build_from_new_plays(conn, SESSIONS_STEP, "core/listening_sessions.sql", params, settings)
+        build = build_from_new_plays(conn, SESSIONS_STEP, "core/listening_sessions.sql", params, settings)
         # The fact loads join what was rebuilt (the file's session_plays, until the commit).
         assigned, sessions = conn.execute("SELECT count(*), count(DISTINCT session_id) FROM session_plays").fetchone()
         analyze_if_changed(conn, "core.play_session", assigned)
@@ -56,13 +58,16 @@ def fact_listening_sessions(
             ).fetchall()
         )
         conn.commit()
-        report_changed_months(context, conn, built.changed_months, "fact_listening_sessions")
-        return dg.MaterializeResult(
-            metadata={
-                **warehouse.table_metadata("core.fact_listening_sessions", conn=conn),
-                "sessions_by_length": dg.MetadataValue.json(by_category),
-                "session_gap_minutes": config.session_gap_minutes,
-                "months_changed": len(built.changed_months),
-            },
-            data_version=rules_version("core/listening_sessions.sql", settings),
+        return TableBuilt(
+            dg.MaterializeResult(
+                asset_key=fact_listening_sessions.key,
+                metadata={
+                    **warehouse.table_metadata("core.fact_listening_sessions", conn=conn),
+                    "sessions_by_length": dg.MetadataValue.json(by_category),
+                    "session_gap_minutes": config.session_gap_minutes,
+                    "months_changed": len(build.changed_months),
+                },
+                data_version=rules_version("core/listening_sessions.sql", settings),
+            ),
+            read_changed_months(conn, build.changed_months, SESSIONS_STEP),
         )
