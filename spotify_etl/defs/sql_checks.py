@@ -1,10 +1,7 @@
 """Asset checks answered by a file of `sql/checks/`: the query returns the offending rows, so
 no row is a pass and the rows found are the evidence shown in the UI."""
 
-from contextlib import nullcontext
-
 import dagster as dg
-import psycopg
 
 from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.sql_files import load_sql
@@ -17,11 +14,10 @@ def check_result_from_sql(
     asset_key: dg.AssetKey,
     severity: dg.AssetCheckSeverity,
     params: dict | None = None,
-    conn: psycopg.Connection | None = None,
 ) -> dg.AssetCheckResult:
-    """Run `sql/checks/<name>.sql` (with `params`, on `conn` if given: checks run together
-    share one); `problems` says what a returned row is, in the plural."""
-    with nullcontext(conn) if conn is not None else warehouse.connect() as conn:
+    """Run `sql/checks/<name>.sql` (with `params`) on a connection of its own; `problems` says
+    what a returned row is, in the plural."""
+    with warehouse.connect() as conn:
         cursor = conn.execute(load_sql(f"checks/{name}.sql"), params)
         rows = cursor.fetchall()
         columns = [c.name for c in cursor.description]
