@@ -133,7 +133,9 @@ def test_links_in_the_warehouse_are_stable_and_counted_by_song(conn, warehouse, 
         ],
     )
     materialize_all(
-        warehouse, raw_dir, run_config={"track_versions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}}
+        warehouse,
+        raw_dir,
+        run_config={"dimensions_and_sessions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}},
     )
     parents = dict(
         conn.execute(
@@ -160,7 +162,7 @@ def test_links_in_the_warehouse_are_stable_and_counted_by_song(conn, warehouse, 
         warehouse,
         raw_dir,
         selection=["track_versions"],
-        run_config={"track_versions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}},
+        run_config={"dimensions_and_sessions": {"config": {"overrides_path": str(tmp_path / "none.csv")}}},
     )
     conn.commit()
     assert (

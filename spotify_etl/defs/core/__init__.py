@@ -5,7 +5,6 @@ from spotify_etl.defs.core.checks import fact_integrity_checks
 from spotify_etl.defs.core.dimensions_and_sessions import dimensions_and_sessions
 from spotify_etl.defs.core.facts import fact_tables
 from spotify_etl.defs.core.plays_by_month import plays_by_month
-from spotify_etl.defs.core.track_versions import track_versions
 
-assets = [dimensions_and_sessions, plays_by_month, track_versions, fact_tables]
+assets = [dimensions_and_sessions, plays_by_month, fact_tables]
 asset_checks = [fact_integrity_checks]

@@ -1,5 +1,5 @@
-"""What a build of one table of the core layer (a dimension, the sessions) did, as its step
-reports it: the materialization of its asset, and the months whose facts it changed with
+"""What a build of one table of the core layer (a dimension, the sessions, the track versions)
+did, as its step reports it: the materialization of its asset, and the months whose facts it changed with
 their versions, read on the build's connection once it committed. Builds run side by side in
 threads of one step (spotify_etl.defs.core.dimensions_and_sessions); the step reports each
 outcome from its own thread, the only one that talks to Dagster's context."""
@@ -16,8 +16,8 @@ from spotify_etl.lib.warehouse.incremental import IncrementalBuild
 
 @dataclass(frozen=True)
 class TableBuilt:
-    """What a build of one table (a dimension, the sessions) did, for its step to report: the
-    materialization, and the months whose facts it changed."""
+    """What a build of one table did, for its step to report: the materialization, and the
+    months whose facts it changed."""
 
     result: dg.MaterializeResult
     changed: ChangedMonths

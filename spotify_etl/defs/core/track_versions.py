@@ -9,7 +9,9 @@ from pathlib import Path
 import dagster as dg
 from pydantic import Field
 
+from spotify_etl.defs.changed_months import ChangedMonths
 from spotify_etl.defs.core.dimensions import dim_artist, dim_track
+from spotify_etl.defs.core.table_builds import TableBuilt
 from spotify_etl.defs.enrichment.assets import enriched_tracks
 from spotify_etl.defs.raw.staged_plays import staged_plays
 from spotify_etl.defs.resources import WarehouseResource
@@ -24,7 +26,8 @@ class TrackVersionsConfig(dg.Config):
     )
 
 
-@dg.asset(
+track_versions = dg.AssetSpec(
+    "track_versions",
     deps=[dim_track, dim_artist, staged_plays, enriched_tracks],
     kinds={"python", "postgres"},
     description=(
@@ -33,7 +36,9 @@ class TrackVersionsConfig(dg.Config):
         "same ISRC, or the same artist and title without version markers (spotify_etl/lib/track_versions.py)."
     ),
 )
-def track_versions(config: TrackVersionsConfig, warehouse: WarehouseResource) -> dg.MaterializeResult:
+
+
+def build_track_versions(config: TrackVersionsConfig, warehouse: WarehouseResource) -> TableBuilt:
     overrides = read_overrides(Path(config.overrides_path))
     with warehouse.connect() as conn:
         tracks = [TrackRow(*row) for row in conn.execute(load_sql("core/track_version_candidates.sql"))]
@@ -47,11 +52,16 @@ def track_versions(config: TrackVersionsConfig, warehouse: WarehouseResource) ->
         metadata = warehouse.table_metadata("etl_internal.parent_tracks", conn=conn)
     by_rule = Counter(link.rule.split(":")[0] for link in links.values())
     by_marker = Counter(link.rule for link in links.values() if link.rule.startswith("title:"))
-    return dg.MaterializeResult(
-        metadata={
-            **metadata,
-            "links_by_rule": dg.MetadataValue.json(dict(sorted(by_rule.items()))),
-            "title_links_by_marker": dg.MetadataValue.json(dict(sorted(by_marker.items()))),
-            "overrides_read": len(overrides),
-        }
+    return TableBuilt(
+        dg.MaterializeResult(
+            asset_key=track_versions.key,
+            metadata={
+                **metadata,
+                "links_by_rule": dg.MetadataValue.json(dict(sorted(by_rule.items()))),
+                "title_links_by_marker": dg.MetadataValue.json(dict(sorted(by_marker.items()))),
+                "overrides_read": len(overrides),
+            },
+        ),
+        # The facts do not read the links (the report's songs across versions do).
+        ChangedMonths("track_versions"),
     )
