@@ -5,7 +5,8 @@ fills their other columns in place later. Every build is an idempotent upsert th
 only the plays stored since the dimension was last built (spotify_etl.lib.warehouse.incremental),
 so its cost follows the new data, not the history. A change that alters facts already loaded
 (a fetched duration or artist, a listener's home) is reported as the months it reaches
-(spotify_etl.defs.changed_months).
+(spotify_etl.defs.changed_months). Here are their assets and builds; one step builds them side
+by side (spotify_etl.defs.core.dimensions_and_sessions).
 """
 
 import dagster as dg
@@ -92,6 +93,7 @@ dim_listener = dg.AssetSpec(
 
 
 def build_dim_listener(exports: ExportsResource, warehouse: WarehouseResource) -> TableBuilt:
+    """Build dim_listener for the listeners of new plays (every listener, with another home zone setting)."""
     home = validate_zone(exports.home_time_zone) if exports.home_time_zone else None
     countries = single_zone_countries()
     with warehouse.connect() as conn:

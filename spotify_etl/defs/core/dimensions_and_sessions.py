@@ -51,8 +51,8 @@ _AFTER = {
     fact_listening_sessions.key: {dim_listener.key},
     track_versions.key: {dim_track.key, dim_artist.key},
 }
-# Longest chains first (at 1M plays, first build: sessions ~8 s, dim_track ~2.9, dim_reason
-# ~1.1, dim_listener ~1.0, the others under 1 s).
+# Longest chains first (at 1M plays, first build: sessions ~10 s after dim_listener ~0.9 s,
+# dim_track ~2.3-2.9 s after dim_artist ~0.6 s, dim_reason ~1.2 s, the others under 1 s).
 _PRIORITY = [
     dim_listener.key,
     fact_listening_sessions.key,

@@ -12,7 +12,8 @@ from spotify_etl.defs.resources import WarehouseResource
 from spotify_etl.lib.warehouse.incremental import build_from_new_plays
 from spotify_etl.lib.warehouse.statistics import analyze_if_changed
 
-# The step's name for its watermark (spotify_etl.lib.warehouse.incremental).
+# The sessions' name for their watermark (spotify_etl.lib.warehouse.incremental) and in their
+# reports of the months they changed.
 SESSIONS_STEP = "fact_listening_sessions"
 # A gap this long between one play's end and the next one's start ends a session.
 DEFAULT_SESSION_GAP_MINUTES = 30
@@ -40,6 +41,7 @@ fact_listening_sessions = dg.AssetSpec(
 
 
 def build_sessions(config: SessionConfig, warehouse: WarehouseResource) -> TableBuilt:
+    """Build the sessions again from where the plays they have not read can change them."""
     params = {
         "gap_seconds": config.session_gap_minutes * 60,
         **{f"{name}_below_minutes": minutes for name, minutes in LENGTH_CATEGORIES.items()},

@@ -39,6 +39,7 @@ track_versions = dg.AssetSpec(
 
 
 def build_track_versions(config: TrackVersionsConfig, warehouse: WarehouseResource) -> TableBuilt:
+    """Link every track to its parent version again (the links that changed are rewritten)."""
     overrides = read_overrides(Path(config.overrides_path))
     with warehouse.connect() as conn:
         tracks = [TrackRow(*row) for row in conn.execute(load_sql("core/track_version_candidates.sql"))]
