@@ -16,27 +16,37 @@ pool keeps its connections open.
 - Engines belong to the process that made them: a forked child makes its own.
 - At most ENGINES_KEPT files keep a connection open (the UI reads many runs' files).
 
+- A run's new file is a copy of an empty one Dagster's `_initdb` made once per Dagster version
+  (`.empty_run-<version>.db` beside the runs' files, which Dagster's listing of `*.db` does not
+  see): `_initdb` took ~60 ms a file, mostly reading Dagster's 178 alembic scripts twice, the
+  copy well under 1 ms; a command of two runs saves ~0.12 s.
+
 They override the hooks Dagster's SQL storages take connections from (`connect`,
 `run_connection`, `index_connection`, and `has_table`, which opened one of its own) and call
-Dagster's `_initdb` to create a run's file, the one private method used: setup.cfg pins Dagster
+Dagster's `_initdb` to create a file, the one private method used: setup.cfg pins Dagster
 exactly, and test_instance_storage fails if an upgrade changes what these rely on.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import threading
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import partial
 from typing import Any
 
 import sqlalchemy as db
+from dagster import __version__ as dagster_version
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import ConfigurableClassData
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool
 
 # Run files with an open connection, at most (the index and the runs' file come on top).
 ENGINES_KEPT = 8
@@ -135,8 +145,47 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def _transaction(self, shard: str) -> Iterator[Connection]:
         # A file is created (tables, alembic stamp) when its engine is, as Dagster's does on a
         # shard's first connection; again after its engine was closed, which finds it done.
-        with self._one_at_a_time, self._pooled.transaction(self.conn_string_for_shard(shard), self._initdb) as conn:
+        prepare = self._initdb if shard == INDEX_SHARD_NAME else partial(self._prepare_run_file, shard)
+        with self._one_at_a_time, self._pooled.transaction(self.conn_string_for_shard(shard), prepare) as conn:
             yield conn
+
+    def _prepare_run_file(self, run_id: str, engine: Engine) -> None:
+        """A run's file: a copy of the empty one, if there is none yet; else Dagster's check."""
+        path = self.path_for_shard(run_id)
+        if not os.path.exists(path) and (empty := self._empty_run_file()) is not None:
+            partial_copy = f"{path}.{uuid.uuid4().hex}.part"
+            shutil.copyfile(empty, partial_copy)
+            try:
+                # Never over a file another process made meanwhile (a link does not replace);
+                # where links are not to be had, Dagster makes the file as before.
+                os.link(partial_copy, path)
+                return
+            except OSError:
+                pass
+            finally:
+                os.unlink(partial_copy)
+        self._initdb(engine)
+
+    def _empty_run_file(self) -> str | None:
+        """The empty run file of this Dagster version, made by Dagster's `_initdb` if missing;
+        None if what it wrote is not all in the file (left in a WAL beside it)."""
+        path = os.path.join(self._base_dir, f".empty_run-{dagster_version}.db")
+        if os.path.exists(path):
+            return path
+        making = f"{path}.{uuid.uuid4().hex}.part"
+        engine = db.create_engine(f"sqlite:///{making}", poolclass=NullPool)
+        try:
+            self._initdb(engine)
+            engine.dispose()
+            # Its last connection closed, SQLite moved the WAL into the file and removed it.
+            if os.path.exists(f"{making}-wal"):
+                return None
+            os.replace(making, path)
+            return path
+        finally:
+            for leftover in (making, f"{making}-wal", f"{making}-shm"):
+                with suppress(FileNotFoundError):
+                    os.unlink(leftover)
 
     def run_connection(self, run_id: str | None = None) -> Iterator[Connection]:
         return self._transaction(run_id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import multiprocessing
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import dagster as dg
@@ -94,6 +96,39 @@ def test_the_files_are_dagsters_own() -> None:
         assert {run.run_id for run in instance.get_runs()} == {run_id, second}
         materialized = instance.fetch_materializations(monthly.key, limit=100).records
         assert len(materialized) == 2 * len(MONTHS.get_partition_keys())
+
+
+def _schema(path: Path) -> tuple[list, list, list]:
+    """A SQLite file's tables and indexes, alembic revision and journal mode."""
+    with closing(sqlite3.connect(path)) as conn:
+        return (
+            sorted(conn.execute("SELECT type, name, sql FROM sqlite_master").fetchall()),
+            conn.execute("SELECT version_num FROM alembic_version").fetchall(),
+            conn.execute("PRAGMA journal_mode").fetchall(),
+        )
+
+
+def test_a_runs_new_file_is_a_copy_of_the_one_dagster_makes(tmp_path: Path) -> None:
+    home = ensure_dagster_home()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        first, second = (_materialize_every_month(instance).run_id for _ in range(2))
+        runs_dir = Path(instance.event_log_storage._base_dir)  # noqa: SLF001  (where the files are)
+        # Not a run to Dagster, which lists the runs' files as *.db.
+        assert set(instance.event_log_storage.get_all_run_ids()) == {first, second}
+    (empty,) = runs_dir.glob(".empty_run-*.db")
+    assert empty.name == f".empty_run-{dg.__version__}.db"
+    dagster_own = SqliteEventLogStorage(str(tmp_path))
+    with dagster_own.run_connection("made_by_dagster"):
+        pass
+    made_by_dagster = _schema(tmp_path / "made_by_dagster.db")
+    assert made_by_dagster[1] and made_by_dagster[2] == [("wal",)]
+    assert _schema(empty) == made_by_dagster
+    # The runs' files hold their events beside the same schema; nothing half-made is left.
+    for run_id in (first, second):
+        schema = _schema(runs_dir / f"{run_id}.db")
+        assert schema[1:] == made_by_dagster[1:]
+        assert {entry[1] for entry in schema[0]} == {entry[1] for entry in made_by_dagster[0]}
+    assert not list(runs_dir.glob("*.part"))
 
 
 def test_many_runs_keep_few_files_open() -> None:
