@@ -12,6 +12,11 @@
 --
 -- A play's start is ts - ms_played as an interval of milliseconds (exact: whole milliseconds),
 -- written the same way wherever it is compared.
+--
+-- The plays rebuilt are sorted by listener and start: a new file's ~50k at 1M plays spilled to
+-- disk with the default work_mem (4 MB), and sort in memory with this.
+SET LOCAL work_mem = '64MB';
+
 CREATE TEMP TABLE session_rebuild ON COMMIT DROP AS
 SELECT n.listener,
        least(n.first_started, (SELECT min(f.session_start) FROM core.fact_listening_sessions AS f
@@ -25,6 +30,9 @@ SELECT n.listener,
 FROM (SELECT listener, min(ts - coalesce(ms_played, 0) * interval '1 millisecond') AS first_started,
              max(ts) AS last_ended
       FROM new_plays GROUP BY listener) AS n;
+-- Its size (one row a listener with new plays, not the planner's guess of a thousand): the
+-- plays of the rebuild are then filtered before they are sorted, not after.
+ANALYZE session_rebuild;
 
 -- A play starts a session unless it starts within the gap after the previous one ended; a
 -- session's id is the play_id of its first play: the latest session start so far in the
