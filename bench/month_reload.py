@@ -67,7 +67,7 @@ def _load_statements() -> dict[str, dict[str, str]]:
     statements: dict[str, dict[str, str]] = {"partitioned": {}, "flat": {}}
     for fact in FACTS:
         now = load_sql(f"core/{fact}.sql")
-        prepare = f"SELECT core.prepare_fact_months('core.{fact}', %(start)s, %(end)s);"
+        prepare = f"SELECT core.begin_fact_load('core.{fact}', %(start)s, %(end)s, %(piece)s);"
         insert = f"INSERT INTO core.{fact} ("
         if prepare not in now or insert not in now:
             raise SystemExit(f"sql/core/{fact}.sql changed: adapt this benchmark's flat variant of it")
@@ -80,7 +80,13 @@ def _load_statements() -> dict[str, dict[str, str]]:
 def _reload(conn: psycopg.Connection, statements: dict[str, str], start: datetime, end: datetime) -> float:
     from spotify_etl.defs.core.facts import FULL_FROM_SHARE, SKIP_BELOW_MS
 
-    params = {"start": start, "end": end, "skip_below_ms": SKIP_BELOW_MS, "full_from_share": FULL_FROM_SHARE}
+    params = {
+        "start": start,
+        "end": end,
+        "piece": False,
+        "skip_below_ms": SKIP_BELOW_MS,
+        "full_from_share": FULL_FROM_SHARE,
+    }
     started = time.perf_counter()
     with psycopg.ClientCursor(conn) as cursor:
         for fact in FACTS:

@@ -1,13 +1,12 @@
 -- (Re)load the music plays of [%(start)s, %(end)s): empty those months' partitions (creating
 -- those missing), insert the months from staging
 -- (local time, keys and session from core.play_context), and replace their aggregates in mart.
--- Loads of this table run one at a time (two runs reloading the same month would collide).
-SELECT pg_advisory_xact_lock(hashtext('core.fact_tracks_history'));
 -- A month's plays find their sessions by key: with the planner's default cost of a random read
 -- (made for spinning disks) it hashed all of play_session instead, for a few thousand plays.
 SET LOCAL random_page_cost = 1.1;
 
-SELECT core.prepare_fact_months('core.fact_tracks_history', %(start)s, %(end)s);
+-- A whole load runs alone; pieces of a first load, side by side (migration 0020).
+SELECT core.begin_fact_load('core.fact_tracks_history', %(start)s, %(end)s, %(piece)s);
 
 INSERT INTO core.fact_tracks_history (
     play_id, listener, ts, ts_local, time_zone, date_id, time_id, track_id, artist_id,
