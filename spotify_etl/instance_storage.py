@@ -15,7 +15,6 @@ pool keeps its connections open.
   own settings (WAL, synchronous FULL) are untouched: nothing committed is less durable.
 - Engines belong to the process that made them: a forked child makes its own.
 - At most ENGINES_KEPT files keep a connection open (the UI reads many runs' files).
-
 - A run's new file is a copy of an empty one Dagster's `_initdb` made once per Dagster version
   (`.empty_run-<version>.db` beside the runs' files, which Dagster's listing of `*.db` does not
   see): `_initdb` took ~60 ms a file, mostly reading Dagster's 178 alembic scripts twice, the

@@ -60,7 +60,7 @@ def plan_fact_loads(
     """The loads of the months of [start, end) of `facts` (table: kind), in the order to start
     them (longest first, as far as known), and the partitions to make before the pieces."""
     whole = {table: FactLoad(table, kind, start, end) for table, kind in facts.items()}
-    if _months_between(start, end) < PIECES:
+    if _months_between(start, end) < PIECES:  # too few months to cut
         return [], list(whole.values())
     loaded = {kind for (kind,) in conn.execute(load_sql("core/fact_kinds_loaded.sql"), {"start": start, "end": end})}
     empty = {table: kind for table, kind in facts.items() if kind not in loaded}
@@ -71,8 +71,9 @@ def plan_fact_loads(
     partitions, pieces = [], []
     for table, kind in empty.items():
         plays = [(row["month"], row[kind]) for row in months]
-        if sum(count for _, count in plays) < PIECES_FROM_PLAYS:
-            whole[table] = FactLoad(table, kind, start, end, plays=sum(count for _, count in plays))
+        total = sum(count for _, count in plays)
+        if total < PIECES_FROM_PLAYS:
+            whole[table] = FactLoad(table, kind, start, end, plays=total)
             continue
         del whole[table]
         partitions.append(Partitions(table, tuple(row["month"] for row in months)))
