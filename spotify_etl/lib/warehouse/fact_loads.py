@@ -59,30 +59,31 @@ def plan_fact_loads(
 ) -> tuple[list[Partitions], list[FactLoad]]:
     """The loads of the months of [start, end) of `facts` (table: kind), in the order to start
     them (longest first, as far as known), and the partitions to make before the pieces."""
-    whole = {table: FactLoad(table, kind, start, end) for table, kind in facts.items()}
+    whole = [FactLoad(table, kind, start, end) for table, kind in facts.items()]
     if _months_between(start, end) < PIECES:  # too few months to cut
-        return [], list(whole.values())
+        return [], whole
     loaded = {kind for (kind,) in conn.execute(load_sql("core/fact_kinds_loaded.sql"), {"start": start, "end": end})}
-    empty = {table: kind for table, kind in facts.items() if kind not in loaded}
-    if not empty:
-        return [], list(whole.values())
+    if all(kind in loaded for kind in facts.values()):
+        return [], whole
     with conn.cursor(row_factory=dict_row) as cursor:
         months = cursor.execute(load_sql("core/staged_plays_by_month.sql"), {"start": start, "end": end}).fetchall()
-    partitions, pieces = [], []
-    for table, kind in empty.items():
-        plays = [(row["month"], row[kind]) for row in months]
+    partitions, loads = [], []
+    for load in whole:
+        if load.kind in loaded:
+            loads.append(load)  # a reload: whole, its plays not counted
+            continue
+        plays = [(row["month"], row[load.kind]) for row in months]
         total = sum(count for _, count in plays)
         if total < PIECES_FROM_PLAYS:
-            whole[table] = FactLoad(table, kind, start, end, plays=total)
+            loads.append(FactLoad(load.table, load.kind, start, end, plays=total))
             continue
-        del whole[table]
-        partitions.append(Partitions(table, tuple(row["month"] for row in months)))
-        pieces += [
-            FactLoad(table, kind, first, last, piece=True, plays=count)
+        partitions.append(Partitions(load.table, tuple(row["month"] for row in months)))
+        loads += [
+            FactLoad(load.table, load.kind, first, last, piece=True, plays=count)
             for first, last, count in _split(plays, start, end, PIECES)
         ]
-    # Reloads (their plays not counted) first, then the most plays first.
-    loads = sorted([*whole.values(), *pieces], key=lambda load: (load.table in empty, -load.plays))
+    # Reloads first, then the most plays first.
+    loads.sort(key=lambda load: (load.kind not in loaded, -load.plays))
     return partitions, loads
 
 
