@@ -75,6 +75,8 @@ def test_report_on_the_sample_has_every_section_and_true_numbers(conn, warehouse
     assert report.section("skips").reading == f"{100 * skips / plays:.1f}% of {plays:,} music plays were skips."
     sessions = conn.execute("SELECT count(*) FROM core.fact_listening_sessions").fetchone()[0]
     assert report.section("sessions").reading.startswith(f"{sessions:,} listening sessions")
+    staged = conn.execute("SELECT count(*) FROM staging.streaming_history").fetchone()[0]
+    assert ("plays stored", str(staged)) in report.section("coverage").table[1]
     years = [row[0] for row in report.section("year_in_review").table[1]]
     assert years == [
         y
@@ -98,6 +100,7 @@ def test_empty_warehouse_gives_a_sensible_report(conn, warehouse) -> None:
     report = build_report(conn)
     html = render_html(report)
     assert report.section("minutes_by_month").reading == "No plays yet."
+    assert ("plays stored", "0") in report.section("coverage").table[1]
     assert all(section.chart is None for section in report.sections)
     assert "<section" in html
 

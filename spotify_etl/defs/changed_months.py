@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 import psycopg
 
-from spotify_etl.defs.partitions import monthly_partitions
+from spotify_etl.defs.partitions import months_outside_partitions
 from spotify_etl.lib.warehouse.incremental import month_versions
 from spotify_etl.lib.warehouse.sql_files import load_sql
 
@@ -44,10 +44,9 @@ class ChangedMonths:
 def read_changed_months(conn: psycopg.Connection, months: set[str], changed_by: str) -> ChangedMonths:
     """The versions of the months `changed_by` changed, read on `conn`, its connection, once it
     committed (no query when it changed none)."""
-    for month in months:
-        if not monthly_partitions.has_partition_key(f"{month}-01"):
-            # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
-            raise ValueError(f"month {month} changed by {changed_by} is outside the monthly partitions")
+    if outside := months_outside_partitions(months):
+        # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
+        raise ValueError(f"month {outside[0]} changed by {changed_by} is outside the monthly partitions")
     return ChangedMonths(changed_by, month_versions(conn, months))
 
 

@@ -1,6 +1,7 @@
 """The partitions, defined once: listeners (of ingestion) and calendar months (of the facts)."""
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import dagster as dg
@@ -38,14 +39,22 @@ def range_tags(first: str, last: str) -> dict[str, str]:
     return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last}
 
 
+def months_outside_partitions(months: Iterable[str]) -> list[str]:
+    """Those of `months` (YYYY-MM) that are no monthly partition, in order. The partitions' keys
+    are listed once for all of them (Dagster lists them for each has_partition_key: ~0.4 ms,
+    70 ms for a first load's 170 months)."""
+    keys = set(monthly_partitions.get_partition_keys())
+    return sorted(month for month in months if f"{month}-01" not in keys)
+
+
 def month_ranges(months: set[str]) -> list[tuple[str, str]]:
     """Months (YYYY-MM) as runs of consecutive partitions, each (first key, last key): a run
     of Dagster covers one range of partitions."""
+    if outside := months_outside_partitions(months):
+        raise ValueError(f"month {outside[0]} is outside the monthly partitions")
     ranges: list[tuple[str, str]] = []
     for month in sorted(months):
         key = f"{month}-01"
-        if not monthly_partitions.has_partition_key(key):
-            raise ValueError(f"month {month} is outside the monthly partitions")
         year, number = int(month[:4]), int(month[5:7])
         previous = f"{year - (number == 1):04d}-{12 if number == 1 else number - 1:02d}-01"
         if ranges and ranges[-1][1] == previous:

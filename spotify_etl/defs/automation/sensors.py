@@ -12,7 +12,7 @@ import dagster as dg
 
 from spotify_etl.defs.automation.abandoned_runs import fail_abandoned_runs
 from spotify_etl.defs.automation.jobs import full_load_job, ingest_exports_job
-from spotify_etl.defs.partitions import listener_partitions, month_ranges, monthly_partitions, range_tags
+from spotify_etl.defs.partitions import listener_partitions, month_ranges, months_outside_partitions, range_tags
 from spotify_etl.defs.raw.raw_plays import MONTHS_STORED, raw_plays
 from spotify_etl.defs.resources import ExportsResource
 from spotify_etl.lib.export.discover import UNREADABLE, discover
@@ -104,7 +104,7 @@ def load_ingested_months(context: dg.RunStatusSensorContext):
         if materialization and materialization.asset_key == raw_plays.key and MONTHS_STORED in materialization.metadata:
             months |= set(materialization.metadata[MONTHS_STORED].value)
     # Ingestion stores no play outside the partitions (EARLIEST_PLAY .. next month).
-    months = {month for month in months if monthly_partitions.has_partition_key(f"{month}-01")}
+    months -= set(months_outside_partitions(months))
     if not months:
         return dg.SkipReason(f"ingestion run {run.run_id} stored no new plays")
     return [

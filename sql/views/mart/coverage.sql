@@ -1,6 +1,8 @@
 -- What the warehouse knows: plays, enrichment coverage, rejected records by reason.
 CREATE VIEW mart.coverage AS
-SELECT 'plays stored' AS item, count(*)::text AS value FROM staging.streaming_history
+-- Plays stored: the counts kept with staging by its triggers (migration 0019), not a count of
+-- every play each time the report is built (~80 ms at 1M plays).
+SELECT 'plays stored' AS item, coalesce(sum(plays), 0)::text AS value FROM etl_internal.listener_kind_plays
 UNION ALL
 SELECT 'tracks enriched', count(*) FILTER (WHERE enriched_at IS NOT NULL) || ' of ' || count(*)
 FROM core.dim_track WHERE track_id <> 0 AND NOT is_local
