@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 import dagster as dg
 import pytest
@@ -127,6 +128,47 @@ def test_reconciliation_fails_when_a_fact_row_is_deleted_behind_its_back(conn, w
     checks = check_results(checks_alone)
     assert checks["reconciles_with_staging"] is False
     assert checks["no_duplicate_plays"] is True
+
+
+def test_a_duplicate_fact_row_fails_its_check_counted_partition_by_partition(conn, warehouse, sample_raw) -> None:
+    materialize_all(warehouse, sample_raw)
+    # Only without the unique constraint (which forbids it) can a natural key be held twice.
+    conn.execute("ALTER TABLE core.fact_tracks_history DROP CONSTRAINT fact_tracks_history_natural_key")
+    twin = conn.execute(
+        "INSERT INTO core.fact_tracks_history SELECT (SELECT max(play_id) + 1 FROM core.fact_tracks_history), "
+        "listener, ts, ts_local, time_zone, date_id, time_id, track_id, artist_id, reason_start_id, reason_end_id, "
+        "platform_id, conn_country, ms_played, percent_played, play_category, skipped, is_skip, shuffle, offline, "
+        "offline_at, incognito, is_local, is_video, session_id FROM core.fact_tracks_history "
+        "ORDER BY play_id LIMIT 1 RETURNING ts"
+    ).fetchone()[0]
+    conn.commit()
+    checks_alone = materialize_all(
+        warehouse, sample_raw, months=None, selection=dg.AssetSelection.checks_for_assets(fact_tracks_history.key)
+    )
+    evaluation = next(e for e in checks_alone.get_asset_check_evaluations() if e.check_name == "no_duplicate_plays")
+    assert evaluation.passed is False
+    (problem,) = evaluation.metadata["first_problems"].value
+    assert (problem["ts"], problem["n"]) == (str(twin), "2")
+
+
+def test_a_sql_check_runs_with_the_planner_settings_it_is_given(warehouse, monkeypatch) -> None:
+    import spotify_etl.defs.sql_checks as sql_checks
+
+    # A check whose query returns a row (a problem) while the setting is on.
+    query = "SELECT current_setting('enable_partitionwise_aggregate') AS value WHERE current_setting(%(name)s) = 'on'"
+    monkeypatch.setattr(sql_checks, "load_sql", lambda _: query)
+    run = partial(
+        sql_checks.check_result_from_sql,
+        warehouse,
+        "probe",
+        "settings on",
+        fact_tracks_history.key,
+        dg.AssetCheckSeverity.ERROR,
+        {"name": "enable_partitionwise_aggregate"},
+    )
+    assert run().passed is True
+    on = run(settings={"enable_partitionwise_aggregate": "on"})
+    assert on.passed is False and on.metadata["first_problems"].value == [{"value": "on"}]
 
 
 def _local(conn, ts: str) -> tuple:

@@ -14,10 +14,14 @@ def check_result_from_sql(
     asset_key: dg.AssetKey,
     severity: dg.AssetCheckSeverity,
     params: dict | None = None,
+    settings: dict[str, str] | None = None,
 ) -> dg.AssetCheckResult:
-    """Run `sql/checks/<name>.sql` (with `params`) on a connection of its own; `problems` says
-    what a returned row is, in the plural."""
+    """Run `sql/checks/<name>.sql` (with `params`, and the planner's `settings` for its
+    transaction) on a connection of its own; `problems` says what a returned row is, in the
+    plural."""
     with warehouse.connect() as conn:
+        for setting, value in (settings or {}).items():
+            conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
         cursor = conn.execute(load_sql(f"checks/{name}.sql"), params)
         rows = cursor.fetchall()
         columns = [c.name for c in cursor.description]

@@ -35,6 +35,7 @@ class FactCheck:
     problems: str  # what a returned row is, in the plural
     description: str
     reads: tuple[dg.AssetSpec | dg.AssetsDefinition, ...] = ()  # besides both fact tables
+    settings: tuple[tuple[str, str], ...] = ()  # the planner's, for its query
 
 
 FACT_CHECKS = (
@@ -42,6 +43,10 @@ FACT_CHECKS = (
         "no_duplicate_plays",
         "duplicate natural keys",
         "No two fact rows share a natural key (listener, ts, content, ms_played).",
+        # The key holds ts, the facts' partition key: its groups are counted partition by
+        # partition, each in memory, instead of as one sort of every row (at 1M plays, all
+        # months: 0.8-1.1 s -> 0.4-0.5 s; the other checks gain nothing from it).
+        settings=(("enable_partitionwise_aggregate", "on"),),
     ),
     FactCheck(
         "no_orphan_keys",
@@ -99,7 +104,13 @@ def fact_integrity_checks(context: dg.AssetCheckExecutionContext, warehouse: War
 
     def run(check: FactCheck) -> dg.AssetCheckResult:
         return check_result_from_sql(
-            warehouse, check.name, check.problems, fact_tracks_history.key, dg.AssetCheckSeverity.ERROR, span
+            warehouse,
+            check.name,
+            check.problems,
+            fact_tracks_history.key,
+            dg.AssetCheckSeverity.ERROR,
+            span,
+            dict(check.settings),
         )
 
     # All of them end before a result is yielded (Dagster captures the package's loggers only
