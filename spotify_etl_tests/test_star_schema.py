@@ -8,6 +8,7 @@ from functools import partial
 import dagster as dg
 import pytest
 
+from spotify_etl.defs import sql_checks
 from spotify_etl.defs.core.facts import fact_tracks_history
 from spotify_etl.lib.synthetic import write_export
 from spotify_etl.lib.timezones import single_zone_countries
@@ -152,8 +153,6 @@ def test_a_duplicate_fact_row_fails_its_check_counted_partition_by_partition(con
 
 
 def test_a_sql_check_runs_with_the_planner_settings_it_is_given(warehouse, monkeypatch) -> None:
-    import spotify_etl.defs.sql_checks as sql_checks
-
     # A check whose query returns a row (a problem) while the setting is on.
     query = "SELECT current_setting('enable_partitionwise_aggregate') AS value WHERE current_setting(%(name)s) = 'on'"
     monkeypatch.setattr(sql_checks, "load_sql", lambda _: query)
