@@ -406,17 +406,35 @@ def test_track_uri_helper_is_valid_shape() -> None:
     assert len(track_uri(5).split(":")[2]) == 22
 
 
+def test_files_already_loaded_are_said_in_one_line_and_a_new_one_beside_them_as_before(warehouse, raw_dir) -> None:
+    names = [f"Streaming_History_Audio_2023_{i}.json" for i in range(3)]
+    for i, name in enumerate(names):
+        write_json(raw_dir / name, [play(f"2023-0{i + 1}-01T00:00:00Z")])
+    load(warehouse, raw_dir)
+    new = write_json(raw_dir / "Streaming_History_Audio_2024_3.json", [play("2024-01-01T00:00:00Z")])
+    said: list[str] = []
+    report = load(warehouse, raw_dir, progress=said.append)
+    assert [(f.path, f.status) for f in report.files] == [
+        *((name, "unchanged") for name in names),
+        (new.name, "loaded"),
+    ]
+    assert report.stored == 1
+    assert said == [
+        f"[4/4] {new.name}: 1 read, 1 stored, 0 duplicates, 0 rejected",
+        "3 of 4 files already loaded (recorded with this path, size and time): not read again",
+    ]
+
+
 def test_touched_file_is_recognised_by_content_and_changed_file_is_read_again(conn, warehouse, raw_dir) -> None:
     import os
 
     path = write_json(raw_dir / "Streaming_History_Audio_2023_0.json", [play("2023-01-01T00:00:00Z")])
     load(warehouse, raw_dir)
-    # Same path, size and time: not even opened.
+    # Same path, size and time: not even opened (its kind is the one recorded).
     said: list[str] = []
-    assert [(f.status, f.same_as) for f in load(warehouse, raw_dir, progress=said.append).files] == [
-        ("unchanged", path.name)
-    ]
-    assert f"[1/1] {path.name}: already loaded" in said
+    again = load(warehouse, raw_dir, progress=said.append)
+    assert [(f.status, f.same_as, f.kind) for f in again.files] == [("unchanged", path.name, "extended_audio")]
+    assert said == ["1 of 1 file already loaded (recorded with this path, size and time): not read again"]
     # Touched: read again, found identical by its sha256, nothing stored.
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 60))
     touched = load(warehouse, raw_dir)

@@ -3,8 +3,10 @@
 One file, one transaction: its plays are parsed incrementally (ijson), COPYed into a
 temporary table, merged set-based into staging (a play already stored is a duplicate),
 and its outcome is written to `etl_internal.source_files`. A killed run therefore leaves
-whole files loaded or not at all, and the next run carries on. A file already loaded
-(same listener and sha256) is not read again.
+whole files loaded or not at all, and the next run carries on. A file recorded with its
+path, size and modification time is not opened (all are looked up in one query, and said in
+one line); one whose content a file of its listener already had (same sha256) is read, and
+nothing is stored.
 
 Every record read ends up stored, counted as a duplicate, or in
 `etl_internal.rejected_records` with its reason. Each count is observed, never derived from
@@ -195,7 +197,16 @@ def ingest_raw_dir(
         first.commit()
         lanes: list[tuple[psycopg.Connection, Future | None]] = [(first, None), (second, None)]
         turn = 0
+        # Not opened, not even to be recognised, and said in one line, not one each.
+        recorded = _recorded_unchanged(first, files)
+        first.commit()
         for index, export_file in enumerate(files, start=1):
+            if (export_file.listener, export_file.path) in recorded:
+                kind = recorded[export_file.listener, export_file.path]
+                outcomes.append(
+                    FileOutcome(export_file.path, export_file.listener, kind, "unchanged", same_as=export_file.path)
+                )
+                continue
             recognised = recognise(export_file)
             if recognised.kind is None:
                 ignored.append(
@@ -229,6 +240,8 @@ def ingest_raw_dir(
         for _, busy in lanes:
             if busy is not None:
                 busy.result()
+        if recorded and progress:
+            progress(_describe_recorded(len(recorded), len(files)))
         report = IngestReport(outcomes, ignored)
         # The twin search and the transforms that follow join this table.
         if analyze_if_changed(first, "staging.streaming_history", report.stored + report.account_twins):
@@ -253,8 +266,9 @@ def nothing_to_ingest(database_url: str, raw_dir: Path) -> bool:
     data from the rest of an export; none is parsed."""
     files, _ = discover(raw_dir)
     with psycopg.connect(database_url) as conn:
+        recorded = _recorded_unchanged(conn, files)
         for export_file in files:
-            if not _recorded_unchanged(conn, export_file) and recognise(export_file).kind is not None:
+            if (export_file.listener, export_file.path) not in recorded and recognise(export_file).kind is not None:
                 return False
         return window_is_empty(conn, _ACCOUNT_TWINS)
 
@@ -267,10 +281,13 @@ def _warehouse_failed(path: str, exc: psycopg.Error) -> IngestionError:
     )
 
 
+def _describe_recorded(recorded: int, total: int) -> str:
+    files = "file" if recorded == 1 else "files"
+    return f"{recorded} of {total} {files} already loaded (recorded with this path, size and time): not read again"
+
+
 def _describe(index: int, total: int, outcome: FileOutcome) -> str:
     head = f"[{index}/{total}] {outcome.path}: "
-    if outcome.status == "unchanged" and outcome.same_as == outcome.path:
-        return head + "already loaded"
     if outcome.status == "unchanged":
         return head + f"already loaded (same content as {outcome.same_as})"
     body = (
@@ -301,15 +318,10 @@ def _stage_file(
     seen: dict[tuple[str, str], str],
 ) -> _StagedFile:
     """Open the file's transaction and COPY its records into the load table, unless this
-    listener already has its content. The file is hashed while it is parsed; one whose path,
-    size and modification time are already recorded is not read at all."""
+    listener already has its content. The file is hashed while it is parsed (one whose path,
+    size and modification time are already recorded is not given to this)."""
     outcome = FileOutcome(export_file.path, export_file.listener, recognised.kind or "", "loaded")
     modified_at = datetime.fromtimestamp(export_file.mtime, UTC)
-    if _recorded_unchanged(conn, export_file):
-        conn.rollback()
-        outcome.status, outcome.same_as = "unchanged", export_file.path
-        return _StagedFile(outcome)
-
     try:
         staged, sha256 = _parse_into_load_table(conn, export_file, recognised, keep_personal_data)
     except FileNotFoundError as exc:  # deleted or moved since it was listed
@@ -342,11 +354,19 @@ def _stage_file(
     return staged
 
 
-def _recorded_unchanged(conn: psycopg.Connection, export_file: ExportFile) -> bool:
-    """Whether the file is recorded as read with its path, size and modification time."""
-    modified_at = datetime.fromtimestamp(export_file.mtime, UTC)
-    params = (export_file.listener, export_file.path, export_file.size, modified_at)
-    return conn.execute(load_sql("raw/file_unchanged.sql"), params).fetchone() is not None
+def _recorded_unchanged(conn: psycopg.Connection, files: list[ExportFile]) -> dict[tuple[str, str], str]:
+    """Those of `files` recorded as read with their path, size and modification time: their
+    kind by (listener, path). One query for them all."""
+    rows = conn.execute(
+        load_sql("raw/files_unchanged.sql"),
+        {
+            "listeners": [f.listener for f in files],
+            "paths": [f.path for f in files],
+            "sizes": [f.size for f in files],
+            "modified": [datetime.fromtimestamp(f.mtime, UTC) for f in files],
+        },
+    ).fetchall()
+    return {(listener, path): kind for listener, path, kind in rows}
 
 
 def _parse_into_load_table(
