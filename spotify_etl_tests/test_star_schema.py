@@ -267,6 +267,24 @@ def test_a_country_has_one_zone_when_all_its_zones_keep_the_same_offsets() -> No
     assert not {"ES", "CY", "US", "RU", "AU"} & countries.keys()
 
 
+def test_the_country_zones_are_written_when_one_is_missing_not_on_every_build(conn, warehouse, raw_dir) -> None:
+    stored = "SELECT country_code, timezone, xmin::text FROM etl_internal.country_timezone ORDER BY 1"
+    for month in (1, 2, 3):
+        write_json(raw_dir / f"Streaming_History_Audio_2024_{month}.json", [play(f"2024-0{month}-15T12:00:00Z")])
+        materialize_all(warehouse, raw_dir)
+        zones = rows(conn, stored)
+        conn.commit()
+        if month == 1:
+            first = zones
+            assert {country: zone for country, zone, _ in zones} == single_zone_countries()
+        elif month == 2:
+            assert zones == first  # the same row versions: not written again
+            conn.execute("DELETE FROM etl_internal.country_timezone WHERE country_code = 'JP'")
+            conn.commit()
+        else:
+            assert [row[:2] for row in zones] == [row[:2] for row in first]  # Japan's zone is back
+
+
 def test_configured_home_zone_wins(conn, warehouse, raw_dir) -> None:
     write_json(raw_dir / "Streaming_History_Audio_2024_0.json", [play("2024-01-15T12:00:00Z", conn_country="US")])
     materialize_all(warehouse, raw_dir, home_time_zone="America/New_York")
