@@ -8,6 +8,11 @@ SET LOCAL random_page_cost = 1.1;
 -- A whole load runs alone; pieces of a first load, side by side (migration 0020).
 SELECT core.begin_fact_load('core.fact_podcasts_history', %(start)s, %(end)s, %(piece)s);
 
+-- A load of a small share of the plays looks each one's session up by key, not the planner's
+-- hash of all of play_session (spotify_etl/lib/warehouse/fact_loads.py, SESSIONS_BY_KEY_BELOW):
+-- without scans of whole tables to choose from, it takes play_session's primary key.
+SELECT set_config('enable_seqscan', CASE WHEN %(sessions_by_key)s THEN 'off' ELSE 'on' END, true);
+
 INSERT INTO core.fact_podcasts_history (
     play_id, listener, ts, ts_local, time_zone, date_id, time_id, episode_id, podcast_id,
     reason_start_id, reason_end_id, platform_id, conn_country, ms_played, percent_played,
@@ -30,6 +35,8 @@ CROSS JOIN LATERAL (
 ) AS category
 WHERE c.content_kind = 'episode'
   AND c.ts >= %(start)s AND c.ts < %(end)s;
+
+SET LOCAL enable_seqscan TO DEFAULT;
 
 -- Its aggregates of these months, from the rows just loaded (migrations 0017, 0018).
 SELECT mart.refresh_fact_aggregates('core.fact_podcasts_history', %(start)s, %(end)s);

@@ -10,9 +10,13 @@ that could deadlock with another piece; a whole load still excludes them all). B
 by month, all at once or in pieces gives identical tables: every row and aggregate belongs to
 one month.
 
+A load of a small share of all staged plays (a reload of a few months, a new listener's first
+load beside many) finds each play's session by key; larger ones hash `core.play_session` whole
+(`sessions_by_key`, see SESSIONS_BY_KEY_BELOW).
+
 `plan_fact_loads` decides, from what the facts hold (their aggregates, kept in the loads'
-transactions) and how many plays staging holds per month (one scan, only for months no fact
-holds yet); the caller runs the loads, each after the partitions it needs.
+transactions) and how many plays staging holds per month (one scan of the months loaded); the
+caller runs the loads, each after the partitions it needs.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ PIECES = 2
 # A fact's months are loaded in pieces from this many plays: below, a piece's own cost (a
 # connection, its statements) weighs against what the second core gains.
 PIECES_FROM_PLAYS = 50_000
+# A load of fewer plays than this share of all staged plays looks each one's session up by key.
+# The planner prices a million probes of a hash table like a few thousand key lookups, and from
+# ~25k plays on it hashes all of play_session: at 1M, 34k plays took 0.18-0.31 s so and 0.09 s by
+# key, 126k plays 0.43-0.48 s and ~0.27 s (the probes miss the cache as the table grows).
+SESSIONS_BY_KEY_BELOW = 0.15
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,8 @@ class FactLoad:
     start: datetime
     end: datetime
     piece: bool = False
-    plays: int = 0  # staged plays of its months, when counted (months no fact holds yet)
+    plays: int = 0  # staged plays of its months
+    sessions_by_key: bool = False  # find each play's session by key, not by hashing them all
 
 
 @dataclass(frozen=True)
@@ -58,32 +68,30 @@ def plan_fact_loads(
     conn: psycopg.Connection, facts: dict[str, str], start: datetime, end: datetime
 ) -> tuple[list[Partitions], list[FactLoad]]:
     """The loads of the months of [start, end) of `facts` (table: kind), in the order to start
-    them (longest first, as far as known), and the partitions to make before the pieces."""
-    whole = [FactLoad(table, kind, start, end) for table, kind in facts.items()]
-    if _months_between(start, end) < PIECES:  # too few months to cut
-        return [], whole
-    loaded = {kind for (kind,) in conn.execute(load_sql("core/fact_kinds_loaded.sql"), {"start": start, "end": end})}
-    if all(kind in loaded for kind in facts.values()):
-        return [], whole
+    them (reloads first, then the most plays first), and the partitions to make before the pieces."""
     with conn.cursor(row_factory=dict_row) as cursor:
         months = cursor.execute(load_sql("core/staged_plays_by_month.sql"), {"start": start, "end": end}).fetchall()
+    staged = conn.execute("SELECT coalesce(sum(plays), 0)::bigint FROM etl_internal.listener_kind_plays").fetchone()[0]
+
+    def load(table: str, kind: str, first: datetime, last: datetime, plays: int, piece: bool = False) -> FactLoad:
+        return FactLoad(table, kind, first, last, piece, plays, sessions_by_key=plays < SESSIONS_BY_KEY_BELOW * staged)
+
+    plays_of = {kind: [(row["month"], row[kind]) for row in months] for kind in facts.values()}
+    whole = {table: load(table, kind, start, end, sum(n for _, n in plays_of[kind])) for table, kind in facts.items()}
+    if _months_between(start, end) < PIECES:  # too few months to cut
+        return [], list(whole.values())
+    loaded = {kind for (kind,) in conn.execute(load_sql("core/fact_kinds_loaded.sql"), {"start": start, "end": end})}
     partitions, loads = [], []
-    for load in whole:
-        if load.kind in loaded:
-            loads.append(load)  # a reload: whole, its plays not counted
+    for table, kind in facts.items():
+        if kind in loaded or whole[table].plays < PIECES_FROM_PLAYS:
+            loads.append(whole[table])  # a reload is one transaction
             continue
-        plays = [(row["month"], row[load.kind]) for row in months]
-        total = sum(count for _, count in plays)
-        if total < PIECES_FROM_PLAYS:
-            loads.append(FactLoad(load.table, load.kind, start, end, plays=total))
-            continue
-        partitions.append(Partitions(load.table, tuple(row["month"] for row in months)))
+        partitions.append(Partitions(table, tuple(row["month"] for row in months)))
         loads += [
-            FactLoad(load.table, load.kind, first, last, piece=True, plays=count)
-            for first, last, count in _split(plays, start, end, PIECES)
+            load(table, kind, first, last, count, piece=True)
+            for first, last, count in _split(plays_of[kind], start, end, PIECES)
         ]
-    # Reloads first, then the most plays first.
-    loads.sort(key=lambda load: (load.kind not in loaded, -load.plays))
+    loads.sort(key=lambda planned: (planned.kind not in loaded, -planned.plays))
     return partitions, loads
 
 
@@ -112,7 +120,9 @@ def _split(
 def load_fact(conn: psycopg.Connection, load: FactLoad, params: dict) -> None:
     """Run the fact's load file for its months (sql/core/<table>.sql), uncommitted."""
     execute_sql_file(
-        conn, f"core/{load.table}.sql", {**params, "start": load.start, "end": load.end, "piece": load.piece}
+        conn,
+        f"core/{load.table}.sql",
+        {**params, "start": load.start, "end": load.end, "piece": load.piece, "sessions_by_key": load.sessions_by_key},
     )
 
 
