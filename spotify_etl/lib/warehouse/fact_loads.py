@@ -37,8 +37,8 @@ PIECES = 2
 PIECES_FROM_PLAYS = 50_000
 # A load of fewer plays than this share of all staged plays looks each one's session up by key.
 # The planner prices a million probes of a hash table like a few thousand key lookups, and from
-# ~25k plays on it hashes all of play_session: at 1M, 34k plays took 0.18-0.31 s so and 0.09 s by
-# key, 126k plays 0.43-0.48 s and ~0.27 s (the probes miss the cache as the table grows).
+# ~25k plays on it hashes all of play_session: at 1M, 34k plays took 0.18-0.31 s hashed and 0.09 s
+# by key, 126k plays 0.43-0.48 s and ~0.27 s (the probes miss the cache as the hash grows).
 SESSIONS_BY_KEY_BELOW = 0.15
 
 
