@@ -69,8 +69,8 @@ WITH deleted AS (
     RETURNING f.session_id
 )
 SELECT session_id FROM deleted;
--- How many (a temporary table has no statistics of its own): a few sessions are looked up in
--- play_session by a hash of them, not by sorting all of it.
+-- How many (a temporary table has no statistics of its own): a few sessions' assignments are
+-- found through play_session's index on session_id (migration 0022), not by reading all of it.
 ANALYZE sessions_replaced;
 
 CREATE TEMP TABLE assignments_replaced ON COMMIT DROP AS
