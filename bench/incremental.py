@@ -110,10 +110,10 @@ def _settle(url: str, timeout_s: float = 600) -> float:
     analyze by its thresholds is (done here with VACUUM and ANALYZE, rather than waiting up to a
     minute for autovacuum's next round: after a load of a million plays none had started yet,
     and a new file's run then took 3.72 s where it takes 3.51 s once they have run, the
-    accounting check's count of staging per file 0.15 s instead of 0.06 s), and the writes are on disk
-    (CHECKPOINT: otherwise the checkpointer spreads gigabytes of them over the next minutes,
-    and every fsync of the next step, Dagster's SQLite ones included, waits behind them).
-    Returns the seconds waited."""
+    accounting check's count of staging per file 0.15 s instead of 0.06 s), and the writes are
+    on disk (CHECKPOINT: otherwise the checkpointer spreads gigabytes of them over the next
+    minutes, and every fsync of the next step, Dagster's SQLite ones included, waits behind
+    them). Returns the seconds waited."""
     started = time.perf_counter()
     with psycopg.connect(url, autocommit=True) as conn:
         while time.perf_counter() - started < timeout_s:
@@ -125,10 +125,10 @@ def _settle(url: str, timeout_s: float = 600) -> float:
                 break
             time.sleep(0.5)
         for table, vacuum, analyze in conn.execute(_AUTOVACUUM_DUE).fetchall():
-            if vacuum or analyze:
-                conn.execute(
-                    f"{'VACUUM (ANALYZE)' if vacuum and analyze else 'VACUUM' if vacuum else 'ANALYZE'} {table}"
-                )
+            if vacuum:
+                conn.execute(f"VACUUM {'(ANALYZE) ' if analyze else ''}{table}")
+            elif analyze:
+                conn.execute(f"ANALYZE {table}")
         conn.execute("CHECKPOINT")
     return time.perf_counter() - started
 
